@@ -1,0 +1,12 @@
+//! napsh-core: the pure, I/O-free logic shared by the `napsh` CLI and its Zellij plugin.
+//!
+//! Everything here compiles for the host and for `wasm32-wasip1`, and is tested natively.
+
+pub mod device;
+pub mod guide;
+pub mod messages;
+pub mod resolve;
+pub mod sanitize;
+pub mod soracom;
+
+pub use device::Device;

@@ -1,0 +1,91 @@
+//! Sanitising untrusted text (SIM name tags, API messages) before it reaches a terminal.
+//!
+//! Tag values are set by whoever can edit a SIM and arrive verbatim from the API: they may
+//! carry ESC/CSI/OSC sequences, C1 controls, bidi overrides or be thousands of characters
+//! long. Everything displayed by napsh or its plugin goes through [`for_terminal`].
+
+/// Characters that reorder or hide text (bidi controls, zero-width joiners, BOM).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+        | '\u{061C}' | '\u{180E}')
+}
+
+/// Whether `c` must never be written raw to a terminal.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control() || is_invisible_format(c)
+}
+
+/// Replaces every control or invisible-format character with `�`-free visible escapes
+/// (`\e`, `\n`, `\u{202e}`…) so the text stays recognisable but inert.
+pub fn for_terminal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\x1b' => out.push_str("\\e"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`for_terminal`], then cut to at most `max_chars` display characters with a trailing `…`.
+pub fn for_terminal_truncated(text: &str, max_chars: usize) -> String {
+    truncate(&for_terminal(text), max_chars)
+}
+
+/// Cuts `text` to at most `max_chars` characters, marking the cut with `…`.
+pub fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    if max_chars == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(max_chars - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Decodes bytes from the network as UTF-8, replacing invalid sequences, then sanitises.
+pub fn bytes_for_terminal(bytes: &[u8]) -> String {
+    for_terminal(&String::from_utf8_lossy(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::plain("kiosk-12", "kiosk-12")]
+    #[case::csi("a\x1b[2Jb", "a\\e[2Jb")]
+    #[case::osc_title("\x1b]0;pwned\x07x", "\\e]0;pwned\\u{7}x")]
+    #[case::c1_csi("a\u{9b}31mb", "a\\u{9b}31mb")]
+    #[case::bidi("abc\u{202e}fed", "abc\\u{202e}fed")]
+    #[case::newline("line1\nline2", "line1\\nline2")]
+    #[case::unicode("東京-ラズパイ", "東京-ラズパイ")]
+    fn neutralises_control_sequences(#[case] input: &str, #[case] expected: &str) {
+        let out = for_terminal(input);
+        assert_eq!(out, expected);
+        assert!(!out.chars().any(is_unsafe));
+    }
+
+    #[test]
+    fn truncates_long_names_with_marker() {
+        let long = "x".repeat(10_000);
+        let out = for_terminal_truncated(&long, 40);
+        assert_eq!(out.chars().count(), 40);
+        assert!(out.ends_with('…'));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let out = bytes_for_terminal(b"ok\xff\x1b[0m");
+        assert_eq!(out, "ok\u{fffd}\\e[0m");
+    }
+}

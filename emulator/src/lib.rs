@@ -1,0 +1,1 @@
+//! napsh-emulator: a Soracom API + Napter emulator (work in progress).

@@ -3,8 +3,10 @@
 //! Everything here compiles for the host and for `wasm32-wasip1`, and is tested natively.
 
 pub mod device;
+pub mod filter;
 pub mod guide;
 pub mod messages;
+pub mod picker;
 pub mod resolve;
 pub mod sanitize;
 pub mod soracom;

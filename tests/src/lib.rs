@@ -1,1 +1,256 @@
-//! Shared harness for the end-to-end tests (work in progress).
+//! Harness for the end-to-end tests: an isolated home, a soracom-cli profile, a napsh config,
+//! a generated user key, and the emulator (with real sshd devices) running in-process.
+//!
+//! Every test gets its own [`TestEnv`]; dropping it stops the emulator and every sshd.
+
+use anyhow::{Context, Result};
+use napsh_core::soracom::PortMapping;
+use napsh_emulator::{Emulator, EmulatorConfig, Fleet, RequestRecord};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tempfile::TempDir;
+
+/// The profile name every test uses.
+pub const PROFILE: &str = "e2e";
+/// Credentials of that profile (the fleet must accept them).
+pub const AUTH_KEY_ID: &str = "keyId-e2e";
+/// Secret of that profile.
+pub const AUTH_KEY: &str = "secret-e2e-do-not-leak-4f9a";
+
+/// One isolated napsh world: temp home, profile, config, key, emulator.
+pub struct TestEnv {
+    /// Keeps the emulator's tasks running.
+    runtime: tokio::runtime::Runtime,
+    /// The emulator (dropped before the runtime).
+    emulator: Option<Emulator>,
+    /// Root of every file this env writes.
+    dir: TempDir,
+    /// The local user the sshd devices accept (the test runs as this user).
+    pub user: String,
+    /// The napsh binary under test.
+    napsh_bin: PathBuf,
+}
+
+/// Fails the test with an install hint when a required tool is missing.
+pub fn require_tool(path_or_name: &str, install_hint: &str) {
+    let found = if path_or_name.contains('/') {
+        Path::new(path_or_name).exists()
+    } else {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {path_or_name}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    assert!(
+        found,
+        "{path_or_name} is required by the end-to-end tests but is missing: {install_hint} \
+         (scripts/ensure-tools.sh installs everything)"
+    );
+}
+
+impl TestEnv {
+    /// Starts an env whose fleet is `fleet_body` (TOML `[[devices]]` tables); the
+    /// credentials table and the `[ssh]` table are added here. `napsh_bin` is the binary
+    /// under test (`env!("CARGO_BIN_EXE_napsh")` in the calling test).
+    pub fn start(napsh_bin: &str, fleet_body: &str) -> Self {
+        Self::try_start(PathBuf::from(napsh_bin), fleet_body).expect("starting the e2e environment")
+    }
+
+    fn try_start(napsh_bin: PathBuf, fleet_body: &str) -> Result<Self> {
+        require_tool("/usr/sbin/sshd", "apt-get install -y openssh-server");
+        require_tool("ssh", "apt-get install -y openssh-client");
+        let dir = tempfile::Builder::new().prefix("napsh-e2e-").tempdir()?;
+        let user = whoami();
+        let key = dir.path().join("id_ed25519");
+        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key))?;
+        let fleet_toml = format!(
+            "operator_id = \"OP0000E2E000\"\npage_size = 3\n\n[ssh]\nauthorized_keys = {:?}\n\n\
+             [[credentials]]\nauth_key_id = {AUTH_KEY_ID:?}\nauth_key = {AUTH_KEY:?}\n\n{fleet_body}",
+            key.with_extension("pub").display().to_string()
+        );
+        let fleet = Fleet::from_toml_str(&fleet_toml).context("parsing the test fleet")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let work_dir = dir.path().join("emulator");
+        std::fs::create_dir_all(&work_dir)?;
+        let config = EmulatorConfig { fleet, listen: "127.0.0.1:0".parse()?, work_dir };
+        let emulator = runtime.block_on(Emulator::start(config)).context("starting the emulator")?;
+        let env = TestEnv { runtime, emulator: Some(emulator), dir, user, napsh_bin };
+        env.write_profile()?;
+        env.write_config("")?;
+        Ok(env)
+    }
+
+    /// The emulator.
+    pub fn emulator(&self) -> &Emulator {
+        self.emulator.as_ref().expect("emulator running")
+    }
+
+    /// Root of the env's files.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The soracom-cli profile directory.
+    pub fn profile_dir(&self) -> PathBuf {
+        self.path().join("soracom")
+    }
+
+    /// The generated private key the devices accept.
+    pub fn key_path(&self) -> PathBuf {
+        self.path().join("id_ed25519")
+    }
+
+    /// napsh's config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.path().join("config/napsh/config.toml")
+    }
+
+    fn write_profile(&self) -> Result<()> {
+        let body = serde_json::json!({
+            "coverageType": "jp",
+            "authKeyId": AUTH_KEY_ID,
+            "authKey": AUTH_KEY,
+            "endpoint": self.emulator().api_url(),
+        });
+        write_private(&self.profile_dir().join(format!("{PROFILE}.json")), &body.to_string())
+    }
+
+    /// Writes napsh's config: the user, key and source range every test needs, plus `extra`.
+    pub fn write_config(&self, extra: &str) -> Result<()> {
+        let body = format!(
+            "default_user = {:?}\nsource_cidr = \"127.0.0.1/32\"\nssh_extra_args = [\"-i\", {:?}, \"-o\", \"IdentitiesOnly=yes\", \"-o\", \"BatchMode=yes\"]\n{extra}",
+            self.user,
+            self.key_path().display().to_string()
+        );
+        write_private(&self.config_path(), &body)
+    }
+
+    /// A `napsh` command with this env's HOME, XDG dirs, profile and config.
+    pub fn napsh(&self) -> Command {
+        let mut cmd = Command::new(&self.napsh_bin);
+        let home = self.path().join("home");
+        std::fs::create_dir_all(&home).ok();
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("USER", &self.user)
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env("XDG_CACHE_HOME", self.path().join("cache"))
+            .env("XDG_STATE_HOME", self.path().join("state"))
+            .env("XDG_DATA_HOME", self.path().join("data"))
+            .env("SORACOM_PROFILE_DIR", self.profile_dir())
+            .env("SORACOM_PROFILE", PROFILE)
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// Runs napsh with `args` and returns its output (any exit status).
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.napsh().args(args).output().expect("running napsh");
+        Output::from(out)
+    }
+
+    /// Every request the emulator has answered so far.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.emulator().request_log()
+    }
+
+    /// Number of logged requests whose path starts with `prefix` (method `*` = any).
+    pub fn count_requests(&self, method: &str, prefix: &str) -> usize {
+        self.request_log()
+            .iter()
+            .filter(|r| (method == "*" || r.method == method) && r.path.starts_with(prefix))
+            .count()
+    }
+
+    /// Live mappings in the emulator.
+    pub fn mappings(&self) -> Vec<PortMapping> {
+        self.emulator().mappings()
+    }
+
+    /// Runs an async closure against the emulator on the env's runtime.
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.runtime.block_on(fut)
+    }
+
+    /// Waits (up to `secs`) until `cond` holds; false when it never did.
+    pub fn wait_until(&self, secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        cond()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Some(emulator) = self.emulator.take() {
+            self.runtime.block_on(emulator.shutdown());
+        }
+    }
+}
+
+/// What a finished napsh run printed.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
+
+impl From<std::process::Output> for Output {
+    fn from(o: std::process::Output) -> Self {
+        Output {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Output {
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Standard output parsed as JSON lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+fn whoami() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    anyhow::ensure!(status.success(), "{cmd:?} failed with {status}");
+    Ok(())
+}
+
+/// Writes `body` to `path` with mode 0600, creating parent directories (0700).
+pub fn write_private(path: &Path, body: &str) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    std::io::Write::write_all(&mut f, body.as_bytes())?;
+    Ok(())
+}

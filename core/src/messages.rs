@@ -158,6 +158,26 @@ pub struct DeviceEntry {
     pub mappings: Vec<MappingSummary>,
 }
 
+/// `napsh guide --json DEVICE`: the manual guide for one device, with the reason napsh last
+/// recorded for a failure to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuideReport {
+    /// The device as the user knows it (name tag or SIM id).
+    pub device: String,
+    /// SIM id, when the device resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_id: Option<String>,
+    /// One sentence: the last failure napsh saw for this device, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The live mapping, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Endpoint>,
+    /// The guide text (already sanitised), lines separated by `\n`.
+    pub text: String,
+}
+
 /// The top-level error object `--json` commands print when the whole command failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEnvelope {

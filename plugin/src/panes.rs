@@ -1,0 +1,63 @@
+//! Opening one SSH pane per device where the configuration says, and remembering which
+//! pane belongs to which device.
+
+use crate::{CTX_KIND, CTX_SIM};
+use napsh_core::plugin_config::{PanePlacement, PluginConfig};
+use std::collections::BTreeMap;
+use zellij_tile::prelude::*;
+
+/// Device session panes opened by this plugin.
+#[derive(Default)]
+pub struct SessionPanes {
+    /// Terminal pane id → SIM id.
+    by_pane: BTreeMap<u32, String>,
+    /// SIM id → pane title, set when the pane is requested.
+    titles: BTreeMap<String, String>,
+    /// Whether the device tab was already opened (placement `tab`).
+    tab_opened: bool,
+}
+
+impl SessionPanes {
+    /// Records a pane that Zellij reports opened; returns its title.
+    pub fn opened(&mut self, pane_id: u32, sim_id: &str) -> String {
+        self.by_pane.insert(pane_id, sim_id.to_string());
+        self.titles.get(sim_id).cloned().unwrap_or_else(|| sim_id.to_string())
+    }
+
+    /// Forgets a closed pane; returns its device.
+    pub fn closed(&mut self, pane_id: u32) -> Option<String> {
+        self.by_pane.remove(&pane_id)
+    }
+}
+
+/// Opens the `napsh ssh` pane for one device, named after it.
+pub fn open_session_pane(config: &PluginConfig, panes: &mut SessionPanes, sim_id: &str, label: &str) {
+    panes.titles.insert(sim_id.to_string(), label.to_string());
+    let argv = config.ssh_argv(sim_id);
+    let command = CommandToRun::new_with_args(&argv[0], argv[1..].to_vec());
+    let context = BTreeMap::from([
+        (CTX_KIND.to_string(), "session".to_string()),
+        (CTX_SIM.to_string(), sim_id.to_string()),
+    ]);
+    match config.placement {
+        PanePlacement::Tiled => {
+            open_command_pane(command, context);
+        }
+        PanePlacement::Floating => {
+            open_command_pane_floating(command, None, context);
+        }
+        PanePlacement::NewTab if !panes.tab_opened => {
+            panes.tab_opened = true;
+            open_command_pane_in_new_tab(command, context);
+        }
+        PanePlacement::NewTab => {
+            open_command_pane(command, context);
+        }
+    }
+}
+
+/// Whether a session pane's exit code means napsh or ssh could not connect (rather than the
+/// user ending a session): ssh's 255, napsh's own failure codes (3–6, 70).
+pub fn exit_means_connection_failure(code: Option<i32>) -> bool {
+    matches!(code, Some(255) | Some(3..=6) | Some(70))
+}

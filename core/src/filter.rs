@@ -1,7 +1,9 @@
 //! Fuzzy filtering of the device list as the user types: over name, SIM id, IMSI and tags.
 //!
-//! Haystacks are built once per list (not per keystroke); a keystroke re-scores every device
-//! with nucleo's matcher, which keeps 10,000 devices well inside a frame.
+//! Haystacks are built once per list (not per keystroke). Typing narrows: when the new query
+//! extends the previous one, only the previous matches are re-scored; Backspace reuses the
+//! result kept for the shorter query. A full scan of 10,000 devices happens only when the
+//! query changes some other way.
 
 use crate::messages::DeviceEntry;
 use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
@@ -13,6 +15,8 @@ pub struct DeviceFilter {
     haystacks: Vec<Utf32String>,
     /// nucleo's matcher (holds scratch buffers; reused across keystrokes).
     matcher: Matcher,
+    /// Results of the queries typed so far, each a prefix of the next (the typing history).
+    history: Vec<(String, Vec<usize>)>,
 }
 
 impl DeviceFilter {
@@ -25,6 +29,7 @@ impl DeviceFilter {
         DeviceFilter {
             haystacks,
             matcher: Matcher::new(Config::DEFAULT),
+            history: Vec::new(),
         }
     }
 
@@ -32,22 +37,76 @@ impl DeviceFilter {
     /// An empty query matches everything in list order.
     pub fn matching(&mut self, query: &str) -> Vec<usize> {
         if query.trim().is_empty() {
+            self.history.clear();
             return (0..self.haystacks.len()).collect();
         }
-        let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
-        let mut scored: Vec<(u32, usize)> = self
-            .haystacks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| {
-                pattern
-                    .score(h.slice(..), &mut self.matcher)
-                    .map(|s| (s, i))
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.history
+            .retain(|(earlier, _)| narrows_monotonically(earlier, query));
+        if let Some((last, result)) = self.history.last() {
+            if last == query {
+                return result.clone();
+            }
+        }
+        let result = match self.history.last() {
+            Some((_, candidates)) => {
+                let candidates = candidates.clone();
+                self.score(query, candidates.into_iter())
+            }
+            None => self.score(query, 0..self.haystacks.len()),
+        };
+        self.history.push((query.to_string(), result.clone()));
+        result
+    }
+
+    /// Scores `candidates` against `query`, best first, ties in list order. Plain words use
+    /// nucleo's greedy fuzzy match (fast enough per keystroke for 10,000 devices); a query
+    /// with nucleo's syntax (`!`, `^`, `$`, `'`) goes through its full pattern matcher.
+    fn score(&mut self, query: &str, candidates: impl Iterator<Item = usize>) -> Vec<usize> {
+        let mut scored: Vec<(u32, usize)> = if uses_pattern_syntax(query) {
+            let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
+            candidates
+                .filter_map(|i| {
+                    let score = pattern.score(self.haystacks[i].slice(..), &mut self.matcher);
+                    score.map(|s| (s, i))
+                })
+                .collect()
+        } else {
+            let words: Vec<Utf32String> = query
+                .split_whitespace()
+                .map(|w| Utf32String::from(w.to_lowercase()))
+                .collect();
+            candidates
+                .filter_map(|i| self.greedy_score(i, &words).map(|s| (s, i)))
+                .collect()
+        };
+        scored.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.into_iter().map(|(_, i)| i).collect()
     }
+
+    /// Sum of the greedy fuzzy scores of every word in device `index`'s haystack, or `None`
+    /// when a word does not match.
+    fn greedy_score(&mut self, index: usize, words: &[Utf32String]) -> Option<u32> {
+        let haystack = self.haystacks[index].slice(..);
+        words.iter().try_fold(0u32, |total, word| {
+            let score = self.matcher.fuzzy_match_greedy(haystack, word.slice(..))?;
+            Some(total + u32::from(score))
+        })
+    }
+}
+
+/// Whether the query uses nucleo's pattern syntax (negation, anchors, exact quotes, escapes).
+fn uses_pattern_syntax(query: &str) -> bool {
+    query.contains(['!', '^', '$', '\\', '\''])
+}
+
+/// Whether every device matching `query` also matches `earlier`, so that `earlier`'s matches
+/// are the only candidates: `query` extends it, and neither uses nucleo's negation (`!`),
+/// anchors (`^`, `$`), exact-match quotes or escapes, which break that rule.
+fn narrows_monotonically(earlier: &str, query: &str) -> bool {
+    query.starts_with(earlier)
+        && !uses_pattern_syntax(earlier)
+        && !uses_pattern_syntax(query)
+        && !earlier.ends_with(' ')
 }
 
 /// The text a device is searched by: name first (it scores best), then ids and tag values.
@@ -122,6 +181,33 @@ pub(crate) mod tests {
         let list = fleet();
         let mut filter = DeviceFilter::new(&list);
         assert_eq!(filter.matching(query), expected);
+    }
+
+    #[test]
+    fn typing_and_backspace_agree_with_a_fresh_filter() {
+        let list = fleet();
+        let mut typed = DeviceFilter::new(&list);
+        for query in [
+            "k", "ki", "kio", "kios", "kio", "ki", "w", "we", "", "o", "os",
+        ] {
+            let mut fresh = DeviceFilter::new(&list);
+            assert_eq!(
+                typed.matching(query),
+                fresh.matching(query),
+                "query {query:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn negation_is_not_narrowed() {
+        let list = fleet();
+        let mut typed = DeviceFilter::new(&list);
+        typed.matching("!os");
+        assert_eq!(
+            typed.matching("!osa"),
+            DeviceFilter::new(&list).matching("!osa")
+        );
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl State {
             Some("cached") => self.on_devices(code, stdout, stderr, false),
             Some("refresh") => self.on_devices(code, stdout, stderr, true),
             Some("connect") => self.on_connect_result(&sim, code, stdout, stderr),
-            Some("guide") => self.on_guide(&sim, stdout, stderr),
+            Some("guide") => self.on_guide(&sim, code, stdout, stderr),
             _ => false,
         }
     }
@@ -244,11 +244,11 @@ impl State {
         true
     }
 
-    fn on_guide(&mut self, sim_id: &str, stdout: &[u8], stderr: &[u8]) -> bool {
+    fn on_guide(&mut self, sim_id: &str, code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> bool {
         let guide = serde_json::from_slice::<GuideReport>(stdout).unwrap_or_else(|_| GuideReport {
             device: sim_id.to_string(),
             sim_id: Some(sim_id.to_string()),
-            reason: Some(helper_error(None, stdout, stderr)),
+            reason: Some(helper_error(code, stdout, stderr)),
             endpoint: None,
             text: String::new(),
         });
@@ -329,6 +329,7 @@ fn helper_error(code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> String {
     }
     match code {
         Some(2) if stdout.is_empty() => "the napsh helper was not found: set `helper` in the plugin block".into(),
+        Some(0) => "napsh printed nothing it could read".into(),
         Some(c) => format!("napsh exited with code {c}"),
         None => "napsh was killed".into(),
     }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempfile::TempDir;
 
+pub mod zellij;
+
 /// The profile name every test uses.
 pub const PROFILE: &str = "e2e";
 /// Credentials of that profile (the fleet must accept them).
@@ -126,22 +128,34 @@ impl TestEnv {
         write_private(&self.config_path(), &body)
     }
 
+    /// The environment napsh runs with in this env: HOME, XDG dirs, profile. Nothing else of
+    /// the test process leaks in except PATH.
+    pub fn napsh_env(&self) -> Vec<(String, String)> {
+        let home = self.path().join("home");
+        std::fs::create_dir_all(&home).ok();
+        let path = |p: PathBuf| p.display().to_string();
+        vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("HOME".into(), path(home)),
+            ("USER".into(), self.user.clone()),
+            ("XDG_CONFIG_HOME".into(), path(self.path().join("config"))),
+            ("XDG_CACHE_HOME".into(), path(self.path().join("cache"))),
+            ("XDG_STATE_HOME".into(), path(self.path().join("state"))),
+            ("XDG_DATA_HOME".into(), path(self.path().join("data"))),
+            ("SORACOM_PROFILE_DIR".into(), path(self.profile_dir())),
+            ("SORACOM_PROFILE".into(), PROFILE.into()),
+        ]
+    }
+
+    /// The napsh binary under test.
+    pub fn napsh_bin(&self) -> &Path {
+        &self.napsh_bin
+    }
+
     /// A `napsh` command with this env's HOME, XDG dirs, profile and config.
     pub fn napsh(&self) -> Command {
         let mut cmd = Command::new(&self.napsh_bin);
-        let home = self.path().join("home");
-        std::fs::create_dir_all(&home).ok();
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .env("USER", &self.user)
-            .env("XDG_CONFIG_HOME", self.path().join("config"))
-            .env("XDG_CACHE_HOME", self.path().join("cache"))
-            .env("XDG_STATE_HOME", self.path().join("state"))
-            .env("XDG_DATA_HOME", self.path().join("data"))
-            .env("SORACOM_PROFILE_DIR", self.profile_dir())
-            .env("SORACOM_PROFILE", PROFILE)
-            .stdin(std::process::Stdio::null());
+        cmd.env_clear().envs(self.napsh_env()).stdin(std::process::Stdio::null());
         cmd
     }
 

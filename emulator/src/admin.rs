@@ -1,0 +1,128 @@
+//! The `/_emulator/` admin endpoints: request log, state, faults, latency, devices, tokens, IP echo.
+
+use crate::errors::{ApiError, ApiResult};
+use crate::faults::{FaultSet, LatencyConfig};
+use crate::state::{AppState, DeviceInfo, RequestRecord};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+/// The admin router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/_emulator/requests", get(requests).delete(clear_requests))
+        .route("/_emulator/state", get(state_view))
+        .route(
+            "/_emulator/faults",
+            put(set_faults).get(get_faults).delete(clear_faults),
+        )
+        .route(
+            "/_emulator/latency",
+            put(set_latency).get(get_latency).delete(clear_latency),
+        )
+        .route("/_emulator/devices/{sim_id}", post(update_device))
+        .route("/_emulator/tokens/expire", post(expire_tokens))
+        .route("/_emulator/ip", get(caller_ip))
+        .with_state(state)
+}
+
+async fn requests(State(state): State<AppState>) -> Json<Vec<RequestRecord>> {
+    Json(state.lock().requests.clone())
+}
+
+async fn clear_requests(State(state): State<AppState>) -> StatusCode {
+    state.lock().requests.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn state_view(State(state): State<AppState>) -> Json<Value> {
+    let devices = state.device_infos();
+    let mappings = state.mapping_wires();
+    let tokens = state.lock().tokens.len();
+    Json(json!({ "mappings": mappings, "devices": devices, "tokens": tokens }))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("SBX0001", format!("Invalid admin request: {e}")))
+}
+
+async fn set_faults(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
+    let set: FaultSet = parse(&body)?;
+    state.lock().faults = set.rules;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_faults(State(state): State<AppState>) -> Json<FaultSet> {
+    Json(FaultSet {
+        rules: state.lock().faults.clone(),
+    })
+}
+
+async fn clear_faults(State(state): State<AppState>) -> StatusCode {
+    state.lock().faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn set_latency(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
+    let latency: LatencyConfig = parse(&body)?;
+    state.lock().latency = latency;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_latency(State(state): State<AppState>) -> Json<LatencyConfig> {
+    Json(state.lock().latency.clone())
+}
+
+async fn clear_latency(State(state): State<AppState>) -> StatusCode {
+    state.lock().latency = LatencyConfig::default();
+    StatusCode::NO_CONTENT
+}
+
+/// Body of `POST /_emulator/devices/{sim_id}`.
+#[derive(Debug, Deserialize)]
+struct DeviceUpdate {
+    /// New session status.
+    #[serde(default)]
+    online: Option<bool>,
+    /// Regenerate the spawned sshd's host key (restart on the same port).
+    #[serde(default)]
+    rotate_host_key: bool,
+}
+
+async fn update_device(
+    State(state): State<AppState>,
+    Path(sim_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<DeviceInfo>> {
+    let update: DeviceUpdate = parse(&body)?;
+    let unknown = || ApiError::not_found("SBX0004", format!("No such device: {sim_id}"));
+    if let Some(online) = update.online {
+        if !state.set_online(&sim_id, online) {
+            return Err(unknown());
+        }
+    }
+    if update.rotate_host_key {
+        crate::emulator::rotate_host_key(&state, &sim_id)
+            .await
+            .map_err(|e| ApiError::bad_request("SBX0002", format!("{e:#}")))?;
+    }
+    let info = state.lock().devices.get(&sim_id).map(|d| d.info());
+    info.map(Json).ok_or_else(unknown)
+}
+
+async fn expire_tokens(State(state): State<AppState>) -> StatusCode {
+    for t in state.lock().tokens.values_mut() {
+        t.expires_at_ms = 0;
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn caller_ip(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> String {
+    peer.ip().to_string()
+}

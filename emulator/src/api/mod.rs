@@ -1,0 +1,178 @@
+//! The `/v1` Soracom API: routing, auth check, request log and rate-limit header layers.
+
+pub mod audit;
+pub mod auth;
+pub mod port_mappings;
+pub mod sims;
+
+use crate::errors::{ApiError, ApiResult};
+use crate::faults::{self, DropConnectionMarker};
+use crate::state::{now_ms, AppState, RequestRecord};
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use napsh_core::soracom::headers;
+use serde::de::DeserializeOwned;
+
+/// Query parameters as (name, value) pairs, repeated names kept.
+pub type Params = Vec<(String, String)>;
+
+/// The first value of query parameter `name`.
+pub fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Parses a JSON request body, answering 400 with a Soracom error body on failure.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("COM0002", format!("Invalid request body: {e}")))
+}
+
+/// The caller behind a valid token (request extension set by [`require_token`]).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Index of the fleet credential used to authenticate.
+    pub credential: usize,
+    /// The token presented.
+    pub token: String,
+}
+
+/// The SAM operation id (`Service:operation`) of a /v1 call, for deny lists and 403 messages.
+pub fn operation_for(method: &str, path: &str) -> Option<&'static str> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
+    let op = match (method, segs.as_slice()) {
+        ("POST", ["auth"]) => "Auth:auth",
+        ("POST", ["auth", "logout"]) => "Auth:logout",
+        ("GET", ["sims"]) => "Sim:listSims",
+        ("GET", ["sims", _]) => "Sim:getSim",
+        ("GET", ["query", "sims"]) => "Sim:searchSims",
+        ("GET", ["port_mappings"]) => "PortMapping:listPortMappings",
+        ("POST", ["port_mappings"]) => "PortMapping:createPortMapping",
+        ("GET", ["port_mappings", "sims", _]) => "PortMapping:listPortMappingsForSim",
+        ("POST", ["port_mappings", "sims", _]) => "PortMapping:createPortMappingForSim",
+        ("GET", ["port_mappings", "subscribers", _]) => "PortMapping:listPortMappingsForSubscriber",
+        ("DELETE", ["port_mappings", _, _]) => "PortMapping:deletePortMapping",
+        ("GET", ["audit_logs", "napter"]) => "AuditLog:getNapterAuditLogs",
+        _ => return None,
+    };
+    Some(op)
+}
+
+/// The `/v1` router with its layers (outermost first: request log, rate-limit headers,
+/// faults/latency, then the token check on everything but `/v1/auth`).
+pub fn router(state: AppState) -> Router {
+    let authed = Router::new()
+        .route("/v1/auth/logout", post(auth::logout))
+        .route("/v1/sims", get(sims::list))
+        .route("/v1/sims/{sim_id}", get(sims::get_one))
+        .route("/v1/query/sims", get(sims::search))
+        .route(
+            "/v1/port_mappings",
+            get(port_mappings::list).post(port_mappings::create),
+        )
+        .route(
+            "/v1/port_mappings/sims/{sim_id}",
+            get(port_mappings::list_for_sim).post(port_mappings::create_for_sim),
+        )
+        .route(
+            "/v1/port_mappings/subscribers/{imsi}",
+            get(port_mappings::list_for_subscriber),
+        )
+        .route(
+            "/v1/port_mappings/{ip_address}/{port}",
+            delete(port_mappings::delete),
+        )
+        .route("/v1/audit_logs/napter", get(audit::list))
+        .route_layer(from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/v1/auth", post(auth::auth))
+        .merge(authed)
+        .layer(from_fn_with_state(state.clone(), faults::inject))
+        .layer(from_fn_with_state(state.clone(), rate_limit_headers))
+        .layer(from_fn_with_state(state.clone(), log_request))
+        .with_state(state)
+}
+
+/// Records every /v1 request (faulted ones too) in the request log.
+async fn log_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let at_ms = now_ms();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let resp = next.run(req).await;
+    let dropped = resp.extensions().get::<DropConnectionMarker>().is_some();
+    let status = if dropped { 0 } else { resp.status().as_u16() };
+    tracing::debug!(%method, %path, status, "request");
+    state.lock().requests.push(RequestRecord {
+        method,
+        path,
+        query,
+        status,
+        at_ms,
+    });
+    resp
+}
+
+/// Adds `X-Soracom-Ratelimit-*` headers (unless a fault already set them).
+async fn rate_limit_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (limit, remaining, secs) = state.count_rate(req.uri().path());
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if !h.contains_key(headers::RATELIMIT_LIMIT) {
+        h.insert(headers::RATELIMIT_LIMIT, HeaderValue::from(limit));
+        h.insert(headers::RATELIMIT_REMAINING, HeaderValue::from(remaining));
+        h.insert(headers::RATELIMIT_REFRESH, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// Requires a live `X-Soracom-API-Key` + `X-Soracom-Token` pair and enforces deny lists.
+async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let caller = match check_token(&state, &req) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let op = operation_for(req.method().as_str(), req.uri().path());
+    if let Some(op) = op.filter(|op| *op != "Auth:logout") {
+        let denied = state
+            .credentials
+            .get(caller.credential)
+            .is_some_and(|c| c.deny.iter().any(|d| d == op || d == "*"));
+        if denied {
+            return ApiError::permission_denied(op).into_response();
+        }
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+fn check_token(state: &AppState, req: &Request) -> ApiResult<Caller> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (Some(api_key), Some(token)) = (header(headers::API_KEY), header(headers::TOKEN)) else {
+        return Err(ApiError::invalid_token());
+    };
+    let inner = state.lock();
+    let t = inner
+        .tokens
+        .get(&token)
+        .filter(|t| t.api_key == api_key)
+        .ok_or_else(ApiError::invalid_token)?;
+    if t.revoked || t.expires_at_ms <= now_ms() {
+        return Err(ApiError::expired_token());
+    }
+    Ok(Caller {
+        credential: t.credential,
+        token,
+    })
+}

@@ -3,20 +3,27 @@
 
 use anyhow::Context;
 use clap::Parser;
-use napsh_emulator::fleet::{Credential, Generate};
+use napsh_emulator::fleet::Generate;
 use napsh_emulator::{Emulator, EmulatorConfig, Fleet, LatencyConfig};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// The demo fleet, used when no `--fleet` is given.
+const DEMO_FLEET: &str = include_str!("../../demo/fleet.toml");
+
 /// Soracom API + Napter emulator with real sshd devices.
 #[derive(Debug, Parser)]
 #[command(name = "napsh-emulator", version, about)]
 struct Cli {
-    /// Fleet file (TOML, see docs/DESIGN.md); without it, an empty fleet with the demo
-    /// credential keyId-demo / secret-demo.
+    /// Fleet file (TOML, see docs/DESIGN.md); without it, the embedded demo fleet
+    /// (demo/fleet.toml: a dozen devices, credential keyId-demo / secret-demo-0123456789).
     #[arg(long, value_name = "FILE")]
     fleet: Option<PathBuf>,
+    /// Public key file every spawned device accepts (overrides the fleet's `[ssh]
+    /// authorized_keys`).
+    #[arg(long, value_name = "FILE")]
+    authorized_keys: Option<PathBuf>,
     /// API listen address.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -78,15 +85,12 @@ fn init_logging(verbose: u8) {
 fn load_fleet(cli: &Cli) -> anyhow::Result<Fleet> {
     let mut fleet = match &cli.fleet {
         Some(path) => Fleet::load(path)?,
-        None => Fleet {
-            credentials: vec![Credential {
-                auth_key_id: Some("keyId-demo".into()),
-                auth_key: Some("secret-demo".into()),
-                ..Default::default()
-            }],
-            ..Fleet::default()
-        },
+        None => Fleet::from_toml_str(DEMO_FLEET).context("parsing the embedded demo fleet")?,
     };
+    if let Some(keys) = &cli.authorized_keys {
+        anyhow::ensure!(keys.is_file(), "--authorized-keys {}: no such file", keys.display());
+        fleet.ssh.authorized_keys = Some(keys.clone());
+    }
     if let Some(count) = cli.generate {
         let online_ratio = fleet.generate.as_ref().map_or(0.7, |g| g.online_ratio);
         fleet.generate = Some(Generate {

@@ -75,7 +75,7 @@ impl TestEnv {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let work_dir = dir.path().join("emulator");
         std::fs::create_dir_all(&work_dir)?;
-        let config = EmulatorConfig { fleet, listen: "127.0.0.1:0".parse()?, work_dir };
+        let config = EmulatorConfig { fleet, listen: "127.0.0.1:0".parse()?, work_dir: Some(work_dir) };
         let emulator = runtime.block_on(Emulator::start(config)).context("starting the emulator")?;
         let env = TestEnv { runtime, emulator: Some(emulator), dir, user, napsh_bin };
         env.write_profile()?;

@@ -1,0 +1,490 @@
+//! The Soracom API client: authentication (with the token cache), headers, pagination,
+//! bounded retries (429 honouring the rate-limit header; 5xx and connection errors for
+//! idempotent calls only), timeouts, and errors mapped to [`ErrorKind`]s.
+//!
+//! Secrets (auth key, password, API key, token) are never logged.
+
+use crate::auth::{Session, TokenCache, TOKEN_TIMEOUT_SECS};
+use crate::error::NapshError;
+use crate::paths::now_ms;
+use crate::profile::Profile;
+use anyhow::Result;
+use napsh_core::messages::ErrorKind;
+use napsh_core::sanitize::{bytes_for_terminal, for_terminal_truncated};
+use napsh_core::soracom::{headers, ApiErrorBody, AuthResponse};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+use tracing::Instrument;
+
+/// How hard the client tries before giving up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Tries per request, in total (429, 5xx, connection errors).
+    pub max_attempts: u32,
+    /// Longest napsh waits on a 429; a longer wait asked for fails at once.
+    pub max_rate_limit_wait: Duration,
+    /// Pause before retrying a 5xx / connection error (doubled each time).
+    pub backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            max_rate_limit_wait: Duration::from_secs(10),
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A raw answer: status, headers, body bytes.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// An authenticated Soracom API client for one profile.
+pub struct Client {
+    /// The HTTP client (rustls, timeouts).
+    http: reqwest::Client,
+    /// `<endpoint>/v1`.
+    base: String,
+    /// The profile (credentials, extra headers).
+    profile: Profile,
+    /// Where the session is cached.
+    cache: TokenCache,
+    /// The session in use (shared by concurrent requests).
+    session: Mutex<Option<Session>>,
+    /// Retry behaviour.
+    policy: RetryPolicy,
+}
+
+/// What went wrong on one attempt, before deciding whether to retry.
+enum Attempt {
+    /// A complete answer (any status).
+    Answered(Answer),
+    /// A transport failure.
+    Failed(reqwest::Error),
+}
+
+impl Client {
+    /// A client for `profile` with `timeout` per request.
+    pub fn new(profile: Profile, cache: TokenCache, timeout: Duration) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("napsh/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                NapshError::new(
+                    ErrorKind::Internal,
+                    format!("building the HTTP client: {e}"),
+                )
+            })?;
+        let base = format!("{}/v1", profile.endpoint);
+        reqwest::Url::parse(&base).map_err(|e| {
+            NapshError::config(format!(
+                "the API endpoint \"{}\" of profile {} is not a URL: {e}",
+                profile.endpoint, profile.name
+            ))
+            .hint("fix `endpoint` in the profile or SORACOM_ENDPOINT")
+        })?;
+        Ok(Client {
+            http,
+            base,
+            profile,
+            cache,
+            session: Mutex::new(None),
+            policy: RetryPolicy::default(),
+        })
+    }
+
+    /// Replaces the retry policy.
+    #[cfg(test)]
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The profile in use.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Makes sure a session exists (cached or new); returns its operator id.
+    pub async fn ensure_session(&self) -> Result<String> {
+        Ok(self.session(None).await?.operator_id)
+    }
+
+    /// GET `path` and parse the JSON answer.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T> {
+        let answer = self.request(Method::GET, path, query, None).await?;
+        parse(&Method::GET, path, &answer.body)
+    }
+
+    /// GET every page of a list (following `x-soracom-next-key`).
+    pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        for page in 0..100_000u32 {
+            let query: Vec<(&str, &str)> = next
+                .as_deref()
+                .map(|k| vec![("last_evaluated_key", k)])
+                .unwrap_or_default();
+            let answer = self.request(Method::GET, path, &query, None).await?;
+            let mut items: Vec<T> = parse(&Method::GET, path, &answer.body)?;
+            out.append(&mut items);
+            let key = answer
+                .headers
+                .get(headers::NEXT_KEY)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .filter(|k| !k.is_empty());
+            tracing::debug!(page, items = out.len(), next = key.as_deref(), "page");
+            match key {
+                Some(k) if Some(&k) == next.as_ref() => {
+                    return Err(api_error(format!(
+                        "Soracom returned the same page key twice for GET /v1{path}"
+                    )))
+                }
+                Some(k) => next = Some(k),
+                None => return Ok(out),
+            }
+        }
+        Err(api_error(format!("GET /v1{path} never stopped paginating")))
+    }
+
+    /// POST a JSON body (never retried after a 5xx or transport failure).
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let body = serde_json::to_value(body)?;
+        let answer = self.request(Method::POST, path, &[], Some(body)).await?;
+        parse(&Method::POST, path, &answer.body)
+    }
+
+    /// DELETE `path`; `Ok(false)` when it was already gone (404).
+    pub async fn delete(&self, path: &str) -> Result<bool> {
+        match self.request(Method::DELETE, path, &[], None).await {
+            Ok(_) => Ok(true),
+            Err(e) if crate::error::kind_of(&e) == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One API call with auth, a single re-authentication on 401, and bounded retries.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<Answer> {
+        let span = tracing::info_span!("api", method = %method, path = %format!("/v1{path}"));
+        async {
+            let mut session = self.session(None).await?;
+            let mut reauthed = false;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let req = self
+                    .http
+                    .request(method.clone(), format!("{}{path}", self.base))
+                    .query(query)
+                    .header(headers::API_KEY, &session.api_key)
+                    .header(headers::TOKEN, &session.token);
+                let req = match &body {
+                    Some(b) => req.json(b),
+                    None => req,
+                };
+                match self.attempt(req).await {
+                    Attempt::Answered(a) if a.status == StatusCode::UNAUTHORIZED && !reauthed => {
+                        tracing::info!("401: signing in again once");
+                        reauthed = true;
+                        attempt -= 1;
+                        session = self.session(Some(&session.token)).await?;
+                    }
+                    Attempt::Answered(a) if a.status.is_success() => return Ok(a),
+                    outcome => {
+                        let wait = self.retry_wait(&method, attempt, &outcome);
+                        match wait {
+                            Some(d) => {
+                                tracing::info!(attempt, wait_ms = d.as_millis() as u64, "retrying");
+                                tokio::time::sleep(d).await;
+                            }
+                            None => return Err(failure(&method, path, outcome, &self.policy)),
+                        }
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends one HTTP request and reads its whole body.
+    async fn attempt(&self, req: reqwest::RequestBuilder) -> Attempt {
+        let req = self
+            .profile
+            .headers
+            .iter()
+            .fold(req, |r, (k, v)| r.header(k, v))
+            .header("X-Soracom-Lang", "en");
+        let started = Instant::now();
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!(error = %e, "request failed");
+                return Attempt::Failed(e);
+            }
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                tracing::info!(error = %e, %status, "body failed");
+                return Attempt::Failed(e);
+            }
+        };
+        tracing::info!(
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "response"
+        );
+        Attempt::Answered(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// How long to wait before retrying, or `None` to give up.
+    fn retry_wait(&self, method: &Method, attempt: u32, outcome: &Attempt) -> Option<Duration> {
+        if attempt >= self.policy.max_attempts {
+            return None;
+        }
+        let idempotent = matches!(*method, Method::GET | Method::DELETE);
+        let backoff = self.policy.backoff * 2u32.pow(attempt - 1);
+        match outcome {
+            Attempt::Answered(a) if a.status == StatusCode::TOO_MANY_REQUESTS => {
+                let wait = rate_limit_wait(&a.headers);
+                (wait <= self.policy.max_rate_limit_wait).then_some(wait)
+            }
+            Attempt::Answered(a) if a.status.is_server_error() && idempotent => Some(backoff),
+            Attempt::Failed(e) if idempotent && !e.is_timeout() => Some(backoff),
+            _ => None,
+        }
+    }
+
+    /// The session to use: the current one, else the cached one, else a new one. With
+    /// `stale`, the session with that token was refused: sign in again unless another
+    /// request already did.
+    async fn session(&self, stale: Option<&str>) -> Result<Session> {
+        let mut guard = self.session.lock().await;
+        if let Some(s) = guard.as_ref() {
+            if stale != Some(s.token.as_str()) {
+                return Ok(s.clone());
+            }
+        }
+        if stale.is_none() {
+            if let Some(s) = self.cache.load() {
+                tracing::debug!("using the cached API token");
+                *guard = Some(s.clone());
+                return Ok(s);
+            }
+        } else {
+            self.cache.clear();
+        }
+        let fresh = self.authenticate().await?;
+        if let Err(e) = self.cache.store(&fresh) {
+            crate::output::warn(&format!("could not cache the API token: {e:#}"));
+        }
+        *guard = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// `POST /v1/auth` with the profile's credentials.
+    async fn authenticate(&self) -> Result<Session> {
+        let span = tracing::info_span!("api", method = "POST", path = "/v1/auth");
+        async {
+            let body = self.profile.credentials.auth_request(TOKEN_TIMEOUT_SECS);
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let req = self.http.post(format!("{}/auth", self.base)).json(&body);
+                let outcome = self.attempt(req).await;
+                match outcome {
+                    Attempt::Answered(a) if a.status.is_success() => {
+                        let auth: AuthResponse = parse(&Method::POST, "/auth", &a.body)?;
+                        tracing::info!(operator = %auth.operator_id, "signed in");
+                        return Ok(Session {
+                            api_key: auth.api_key,
+                            token: auth.token,
+                            operator_id: auth.operator_id,
+                            expires_at_ms: now_ms() + TOKEN_TIMEOUT_SECS as i64 * 1000,
+                        });
+                    }
+                    Attempt::Answered(a) if a.status == StatusCode::UNAUTHORIZED => {
+                        let (code, message) = error_body(&a.body);
+                        return Err(NapshError::new(
+                            ErrorKind::AuthFailed,
+                            format!(
+                                "Soracom rejected the credentials ({}) of profile '{}' in {}: {message}",
+                                self.profile.credentials.identity(),
+                                self.profile.name,
+                                self.profile.path.display()
+                            ),
+                        )
+                        .hint("check the credentials in the profile (or that it targets the right endpoint/coverage)")
+                        .code(code)
+                        .into());
+                    }
+                    // Signing in twice is harmless: treat /auth as idempotent for retries.
+                    outcome => match self.retry_wait(&Method::GET, attempt, &outcome) {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => return Err(failure(&Method::POST, "/auth", outcome, &self.policy)),
+                    },
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Seconds the rate-limit header asks for (1 s when absent or unreadable).
+fn rate_limit_wait(h: &HeaderMap) -> Duration {
+    let secs = h
+        .get(headers::RATELIMIT_REFRESH)
+        .or_else(|| h.get("retry-after"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(1.0);
+    Duration::from_secs_f64(secs.min(3600.0))
+}
+
+/// Parses a successful JSON body, or explains that it is malformed.
+fn parse<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        api_error(format!(
+            "Soracom returned a malformed response to {method} /v1{path}: {e}"
+        ))
+    })
+}
+
+fn api_error(why: String) -> anyhow::Error {
+    NapshError::new(ErrorKind::Api, why)
+        .hint("try again; if it persists, check https://status.soracom.io")
+        .into()
+}
+
+/// `{"code","message"}` of an error body; plain text bodies become the message.
+fn error_body(body: &[u8]) -> (Option<String>, String) {
+    match serde_json::from_slice::<ApiErrorBody>(body) {
+        Ok(b) => (
+            Some(b.code).filter(|c| !c.is_empty()),
+            for_terminal_truncated(&b.message, 300),
+        ),
+        Err(_) => {
+            let text = bytes_for_terminal(body);
+            let text = if text.trim().is_empty() {
+                "(no details)".to_string()
+            } else {
+                text
+            };
+            (None, for_terminal_truncated(text.trim(), 300))
+        }
+    }
+}
+
+/// The final error for an attempt that will not be retried.
+fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) -> anyhow::Error {
+    let what = format!("{method} /v1{path}");
+    let answer = match outcome {
+        Attempt::Failed(e) => return transport_error(&what, &e),
+        Attempt::Answered(a) => a,
+    };
+    let (code, message) = error_body(&answer.body);
+    let status = answer.status;
+    let err = match status.as_u16() {
+        401 => NapshError::new(
+            ErrorKind::AuthFailed,
+            format!("Soracom refused the API token for {what} even after signing in again: {message}"),
+        )
+        .hint("check the profile's credentials"),
+        403 => NapshError::new(
+            ErrorKind::PermissionDenied,
+            format!("Soracom denied {what}: {message}"),
+        )
+        .hint("grant the missing permission to the SAM user (its permission policy), or use another profile"),
+        404 => NapshError::new(ErrorKind::NotFound, format!("{what}: not found: {message}")),
+        429 => {
+            let wait = rate_limit_wait(&answer.headers);
+            NapshError::new(
+                ErrorKind::RateLimited,
+                format!("Soracom rate-limited {what} ({message})"),
+            )
+            .hint(format!(
+                "wait {} seconds and try again (napsh waits at most {} s by itself)",
+                wait.as_secs().max(1),
+                policy.max_rate_limit_wait.as_secs()
+            ))
+        }
+        _ => NapshError::new(
+            ErrorKind::Api,
+            format!("Soracom answered {what} with {status}: {message}"),
+        )
+        .hint(if status.is_server_error() {
+            "try again later; check https://status.soracom.io"
+        } else {
+            "this looks like a napsh bug or an API change: run with -vv and report it"
+        }),
+    };
+    err.code(code).into()
+}
+
+fn transport_error(what: &str, e: &reqwest::Error) -> anyhow::Error {
+    let detail = error_chain(e);
+    if e.is_timeout() {
+        return NapshError::new(ErrorKind::Timeout, format!("{what} timed out: {detail}"))
+            .hint("check your network, or raise request_timeout_secs in the napsh config")
+            .into();
+    }
+    if e.is_body() || e.is_decode() {
+        return api_error(format!(
+            "Soracom's response to {what} was cut short: {detail}"
+        ));
+    }
+    NapshError::new(
+        ErrorKind::Network,
+        format!("could not reach Soracom for {what}: {detail}"),
+    )
+    .hint("check your network connection and the profile's endpoint")
+    .into()
+}
+
+/// A reqwest error with its sources (hyper's reason is in the source chain).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+//! The per-invocation context: directories, config, the selected profile and the API client
+//! (both loaded lazily, so commands that need neither work without a profile).
+
+use crate::api::Client;
+use crate::auth::TokenCache;
+use crate::config::{self, Config};
+use crate::paths::Dirs;
+use crate::profile::{self, Profile, ProfileEnv};
+use crate::registry::Registry;
+use anyhow::Result;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What every command has access to.
+pub struct App {
+    /// napsh's directories.
+    pub dirs: Dirs,
+    /// The parsed config.
+    pub config: Config,
+    /// `--profile`.
+    profile_arg: Option<String>,
+    /// The loaded profile and client, once needed.
+    client: Mutex<Option<Arc<Client>>>,
+}
+
+impl App {
+    /// Reads directories and config (not the profile yet).
+    pub fn new(profile_arg: Option<String>) -> Result<Self> {
+        let dirs = Dirs::from_env()?;
+        let config_path = config::config_path(&dirs.config);
+        let config = config::load(&config_path)?;
+        Ok(App {
+            dirs,
+            config,
+            profile_arg,
+            client: Mutex::new(None),
+        })
+    }
+
+    /// Loads the selected soracom-cli profile.
+    pub fn load_profile(&self) -> Result<Profile> {
+        profile::load(
+            self.profile_arg.as_deref(),
+            &ProfileEnv::from_process(&self.dirs.home),
+        )
+    }
+
+    /// The API client for the selected profile (created on first use).
+    pub fn client(&self) -> Result<Arc<Client>> {
+        let mut guard = self.client.lock().expect("client lock");
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let profile = self.load_profile()?;
+        let cache = TokenCache::for_profile(&self.dirs.cache, &profile);
+        let timeout = Duration::from_secs(self.config.request_timeout_secs);
+        let client = Arc::new(Client::new(profile, cache, timeout)?);
+        *guard = Some(client.clone());
+        Ok(client)
+    }
+
+    /// The registry of mappings napsh created.
+    pub fn registry(&self) -> Registry {
+        Registry::new(&self.dirs.state)
+    }
+
+    /// The source range for new mappings.
+    pub async fn source_cidr(&self) -> Result<ipnet::IpNet> {
+        crate::source_ip::source_cidr(self.config.source_cidr.as_deref(), &self.config.ip_echo_url)
+            .await
+    }
+
+    /// Deletes mappings whose napsh sessions all died (crash, kill -9). Never fails the
+    /// command: problems are warnings.
+    pub async fn reap(&self) {
+        let Ok(client) = self.client() else { return };
+        let key = client.profile().cache_key();
+        let doomed = match self.registry().reap(&key) {
+            Ok(d) => d,
+            Err(e) => return crate::output::warn(&format!("reading the mapping registry: {e:#}")),
+        };
+        for entry in doomed {
+            tracing::info!(ip = %entry.ip_address, port = entry.port, "reaping an abandoned mapping");
+            if let Err(e) = crate::mappings::delete(&client, &entry.ip_address, entry.port).await {
+                crate::output::warn(&format!(
+                    "could not delete the abandoned mapping {}:{} of SIM {}: {}",
+                    entry.ip_address,
+                    entry.port,
+                    entry.sim_id,
+                    crate::error::one_line(&e)
+                ));
+                let _ = self.registry().add(entry);
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Handing a device password to `ssh` without putting it on a command line or in ssh's
+//! environment: napsh serves it once over a Unix socket in a private (0700) temp dir to a
+//! child presenting a one-time token; ssh runs napsh itself as `SSH_ASKPASS` to fetch it.
+
+use anyhow::{Context, Result};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Environment variable holding the one-time token (its presence selects askpass mode).
+pub const TOKEN_VAR: &str = "NAPSH_ASKPASS_TOKEN";
+/// Environment variable holding the socket path.
+pub const SOCKET_VAR: &str = "NAPSH_ASKPASS_SOCKET";
+
+/// The running password server; stops and removes its socket when dropped.
+pub struct AskpassServer {
+    /// Private directory holding the socket.
+    _dir: tempfile::TempDir,
+    /// Socket path.
+    socket: PathBuf,
+    /// One-time token a child must present.
+    token: String,
+    /// The accept loop.
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AskpassServer {
+    /// Starts serving `password` once (needs a tokio runtime).
+    pub fn start(password: String) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("napsh-askpass-")
+            .tempdir()
+            .context("creating a private directory for the password socket")?;
+        let socket = dir.path().join("s");
+        let listener = tokio::net::UnixListener::bind(&socket)
+            .with_context(|| format!("listening on {}", socket.display()))?;
+        let token: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        let served = Arc::new(AtomicBool::new(false));
+        let expected = token.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                serve_one(stream, &expected, &password, &served).await;
+            }
+        });
+        Ok(AskpassServer {
+            _dir: dir,
+            socket,
+            token,
+            task,
+        })
+    }
+
+    /// The variables to give `ssh` (none of them is the password).
+    pub fn env(&self, exe: &std::path::Path) -> Vec<(String, String)> {
+        vec![
+            ("SSH_ASKPASS".into(), exe.display().to_string()),
+            ("SSH_ASKPASS_REQUIRE".into(), "force".into()),
+            (SOCKET_VAR.into(), self.socket.display().to_string()),
+            (TOKEN_VAR.into(), self.token.clone()),
+        ]
+    }
+}
+
+impl Drop for AskpassServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Answers one connection: the password, once, to a same-user peer with the right token.
+async fn serve_one(
+    mut stream: tokio::net::UnixStream,
+    token: &str,
+    password: &str,
+    served: &AtomicBool,
+) {
+    let same_user = stream
+        .peer_cred()
+        .map(|c| c.uid() == nix::unistd::getuid().as_raw())
+        .unwrap_or(false);
+    let mut buf = [0u8; 128];
+    let mut len = 0;
+    while len < buf.len() {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read(&mut buf[len..]),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                len += n;
+                if buf[..len].contains(&b'\n') {
+                    break;
+                }
+            }
+        }
+    }
+    let presented = String::from_utf8_lossy(&buf[..len]);
+    let ok = same_user
+        && constant_time_eq(presented.trim_end().as_bytes(), token.as_bytes())
+        && !served.swap(true, Ordering::SeqCst);
+    if ok {
+        let _ = stream.write_all(password.as_bytes()).await;
+    } else {
+        tracing::info!("refused an askpass request");
+    }
+    let _ = stream.shutdown().await;
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether napsh was started by ssh as its askpass program.
+pub fn invoked_as_askpass() -> bool {
+    std::env::var_os(TOKEN_VAR).is_some() && std::env::var_os(SOCKET_VAR).is_some()
+}
+
+/// Askpass mode: for a password prompt, fetch the password and print it; exit code for ssh.
+pub fn run_client(prompt: &str) -> i32 {
+    if !prompt.to_lowercase().contains("password") {
+        // A key passphrase or a yes/no question: not ours to answer.
+        return 1;
+    }
+    match fetch() {
+        Ok(Some(pw)) => {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{pw}").and_then(|_| out.flush()).is_ok() {
+                0
+            } else {
+                1
+            }
+        }
+        _ => 1,
+    }
+}
+
+fn fetch() -> Result<Option<String>> {
+    let socket = std::env::var_os(SOCKET_VAR).context("no socket")?;
+    let token = std::env::var(TOKEN_VAR).context("no token")?;
+    let mut stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    stream.write_all(format!("{token}\n").as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(Some(answer).filter(|a| !a.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ask(socket: &std::path::Path, token: &str) -> String {
+        let socket = socket.to_path_buf();
+        let token = token.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut s = UnixStream::connect(socket).unwrap();
+            s.write_all(format!("{token}\n").as_bytes()).unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn serves_the_password_once_and_only_for_the_token() {
+        let server = AskpassServer::start("s3cr3t pw".into()).unwrap();
+        let env = server.env(std::path::Path::new("/bin/napsh"));
+        assert!(env.iter().all(|(_, v)| !v.contains("s3cr3t")));
+        assert_eq!(ask(&server.socket, "wrong").await, "");
+        assert_eq!(ask(&server.socket, &server.token).await, "s3cr3t pw");
+        assert_eq!(ask(&server.socket, &server.token).await, "", "only once");
+    }
+
+    #[test]
+    fn prompts_other_than_password_are_declined() {
+        assert_eq!(run_client("Enter passphrase for key '/k': "), 1);
+    }
+}

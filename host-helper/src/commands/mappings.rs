@@ -1,0 +1,217 @@
+//! `napsh mappings`: every live mapping of the operator (with device names, time left and
+//! whether napsh owns it), and `napsh mappings close`.
+
+use crate::api::Client;
+use crate::app::App;
+use crate::cli::{CloseArgs, MappingsAction, MappingsArgs};
+use crate::devices::{summary, targets};
+use crate::error;
+use crate::mappings::{delete, list_all};
+use crate::output;
+use crate::paths::now_ms;
+use crate::registry::Entry;
+use anyhow::Result;
+use napsh_core::device::format_duration;
+use napsh_core::messages::MappingSummary;
+use napsh_core::sanitize::{for_terminal, for_terminal_truncated};
+use napsh_core::soracom::{PortMapping, Sim};
+use serde::Serialize;
+
+/// One row of `napsh mappings --json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MappingRow {
+    /// Device name tag, when the SIM is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    /// SIM id the mapping targets, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sim_id: Option<String>,
+    /// The mapping.
+    mapping: MappingSummary,
+    /// Source ranges allowed.
+    source_ranges: Vec<String>,
+    /// napsh's relation to it: `session` (in use), `kept`, `reserved` or absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    napsh: Option<&'static str>,
+}
+
+/// One result of `napsh mappings close --json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Closed {
+    /// `ip:port`.
+    endpoint: String,
+    /// SIM id, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sim_id: Option<String>,
+    /// Whether it is gone now.
+    deleted: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Runs `napsh mappings [close …]`.
+pub async fn run(app: &App, args: MappingsArgs) -> Result<i32> {
+    match args.action {
+        None => list(app, args.json).await,
+        Some(MappingsAction::Close(c)) => close(app, c, args.json).await,
+    }
+}
+
+async fn list(app: &App, json: bool) -> Result<i32> {
+    let client = app.client()?;
+    let (maps, sims) = tokio::try_join!(list_all(&client), client.list::<Sim>("/sims"))?;
+    let key = client.profile().cache_key();
+    let owned = app.registry().entries().unwrap_or_default();
+    let now = now_ms();
+    let rows: Vec<MappingRow> = maps
+        .iter()
+        .filter(|m| !m.is_expired(now))
+        .map(|m| row(m, &sims, &owned, &key))
+        .collect();
+    if json {
+        output::json(&rows);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        output::note("no live mappings");
+        return Ok(0);
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.name
+                    .as_deref()
+                    .map(|n| for_terminal_truncated(n, 28))
+                    .unwrap_or_else(|| "-".into()),
+                r.sim_id
+                    .as_deref()
+                    .map(for_terminal)
+                    .unwrap_or_else(|| "-".into()),
+                for_terminal(&r.mapping.endpoint),
+                r.mapping.device_port.to_string(),
+                r.mapping
+                    .expires_at
+                    .map(|t| format_duration((t - now) / 1000))
+                    .unwrap_or_else(|| "-".into()),
+                for_terminal_truncated(&r.source_ranges.join(","), 40),
+                r.napsh.unwrap_or("-").to_string(),
+            ]
+        })
+        .collect();
+    for line in output::table(
+        &[
+            "DEVICE", "SIM ID", "ENDPOINT", "PORT", "LEFT", "SOURCE", "NAPSH",
+        ],
+        &cells,
+    ) {
+        output::line(&line);
+    }
+    Ok(0)
+}
+
+fn row(m: &PortMapping, sims: &[Sim], owned: &[Entry], key: &str) -> MappingRow {
+    let sim = sims.iter().find(|s| targets(m, s));
+    let entry = owned.iter().find(|e| e.is(key, &m.ip_address, m.port));
+    let napsh = entry.map(|e| {
+        if e.keep {
+            "kept"
+        } else if e.owners.is_empty() {
+            "reserved"
+        } else {
+            "session"
+        }
+    });
+    MappingRow {
+        name: sim.and_then(|s| s.tags.get("name").cloned()),
+        sim_id: sim
+            .map(|s| s.sim_id.clone())
+            .or_else(|| m.target_sim_id().map(str::to_string)),
+        mapping: summary(m, entry.is_some()),
+        source_ranges: m
+            .source
+            .as_ref()
+            .map(|s| s.ip_ranges.clone())
+            .unwrap_or_default(),
+        napsh,
+    }
+}
+
+async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
+    let client = app.client()?;
+    let key = client.profile().cache_key();
+    let now = now_ms();
+    let targets_list: Vec<(String, u16, Option<String>)> = if args.all && args.any {
+        list_all(&client)
+            .await?
+            .into_iter()
+            .filter(|m| !m.is_expired(now))
+            .map(|m| {
+                (
+                    m.ip_address.clone(),
+                    m.port,
+                    m.target_sim_id().map(str::to_string),
+                )
+            })
+            .collect()
+    } else if args.all {
+        app.registry()
+            .entries()?
+            .into_iter()
+            .filter(|e| e.profile_key == key && !e.expired(now))
+            .map(|e| (e.ip_address, e.port, Some(e.sim_id)))
+            .collect()
+    } else {
+        of_devices(app, &client, &args.devices).await?
+    };
+    let mut failed = None;
+    for (ip, port, sim_id) in targets_list {
+        let result = delete(&client, &ip, port).await;
+        if result.is_ok() {
+            let _ = app.registry().forget(&key, &ip, port);
+        }
+        let closed = Closed {
+            endpoint: format!("{ip}:{port}"),
+            sim_id,
+            deleted: result.is_ok(),
+            error: result.as_ref().err().map(error::one_line),
+        };
+        if let Err(e) = &result {
+            failed.get_or_insert(error::kind_of(e).exit_code());
+        }
+        if json {
+            output::json(&closed);
+        } else if closed.deleted {
+            output::line(&format!("closed {}", for_terminal(&closed.endpoint)));
+        } else {
+            output::note(&format!("napsh: {}", closed.error.unwrap_or_default()));
+        }
+    }
+    Ok(failed.unwrap_or(0))
+}
+
+/// Every live mapping of the given devices.
+async fn of_devices(
+    app: &App,
+    client: &Client,
+    args: &[String],
+) -> Result<Vec<(String, u16, Option<String>)>> {
+    let names: Vec<&str> = args.iter().map(String::as_str).collect();
+    let devices = crate::devices::resolve_all(app, &names).await?;
+    let maps = list_all(client).await?;
+    let now = now_ms();
+    let mut out = Vec::new();
+    for d in devices {
+        let sim: Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
+        for m in crate::mappings::live_for(&maps, &sim, None, now) {
+            out.push((m.ip_address.clone(), m.port, Some(d.sim_id.clone())));
+        }
+    }
+    if out.is_empty() {
+        output::note("no live mappings to close");
+    }
+    Ok(out)
+}

@@ -1,0 +1,239 @@
+//! Napter port mappings: listing, finding a reusable one (same device and port, not about to
+//! expire, source range covering us), creating one (never blindly retried), deleting one.
+
+use crate::api::Client;
+use crate::error::{self, NapshError};
+use crate::paths::now_ms;
+use crate::registry::{Entry, Owner, Registry};
+use crate::source_ip::covers;
+use anyhow::{Context, Result};
+use ipnet::IpNet;
+use napsh_core::messages::{Endpoint, ErrorKind};
+use napsh_core::sanitize::for_terminal;
+use napsh_core::soracom::{
+    CreatePortMappingRequest, PortMapping, PortMappingDestination, PortMappingSource, Sim,
+};
+
+/// A mapping is not reused when it expires within this many milliseconds.
+const REUSE_MARGIN_MS: i64 = 2 * 60 * 1000;
+
+/// Who holds a mapping napsh creates or reuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// This process (an ssh session): deleted when its last session ends.
+    Session(Owner),
+    /// Nobody yet (`napsh connect`): the next session that uses it deletes it when done;
+    /// otherwise it expires.
+    Reserved,
+    /// Kept until expiry or `napsh mappings close` (`--keep`).
+    Kept,
+    /// A check (`napsh doctor`): a mapping it creates is deleted afterwards; one it reuses
+    /// is left alone.
+    Probe(Owner),
+}
+
+/// What to ensure for one device.
+#[derive(Debug, Clone)]
+pub struct Want {
+    /// The SIM (fresh from the API).
+    pub sim: Sim,
+    /// Device port.
+    pub device_port: u16,
+    /// Lifetime of a new mapping, seconds.
+    pub duration_secs: u64,
+    /// Source range that must be allowed.
+    pub source: IpNet,
+    /// Who holds it.
+    pub holder: Holder,
+}
+
+/// The mapping ensured for a device.
+#[derive(Debug, Clone)]
+pub struct Ensured {
+    /// The mapping.
+    pub mapping: PortMapping,
+    /// `true` when an existing mapping was reused.
+    pub reused: bool,
+}
+
+impl Ensured {
+    /// The endpoint as the JSON messages describe it.
+    pub fn endpoint(&self) -> Endpoint {
+        endpoint_of(&self.mapping, self.reused)
+    }
+}
+
+/// The `Endpoint` message of a mapping.
+pub fn endpoint_of(m: &PortMapping, reused: bool) -> Endpoint {
+    Endpoint {
+        ip_address: m.ip_address.clone(),
+        port: m.port,
+        hostname: m.hostname.clone(),
+        device_port: m.destination.port,
+        expires_at: m.expired_time,
+        reused,
+    }
+}
+
+/// Every mapping of the operator (all pages).
+pub async fn list_all(client: &Client) -> Result<Vec<PortMapping>> {
+    client.list::<PortMapping>("/port_mappings").await
+}
+
+/// The live mappings of `sim` (any source range), latest expiry first.
+pub fn live_for<'a>(
+    maps: &'a [PortMapping],
+    sim: &Sim,
+    port: Option<u16>,
+    now: i64,
+) -> Vec<&'a PortMapping> {
+    let mut out: Vec<&PortMapping> = maps
+        .iter()
+        .filter(|m| crate::devices::targets(m, sim) && !m.is_expired(now))
+        .filter(|m| port.is_none_or(|p| m.destination.port == p))
+        .collect();
+    out.sort_by_key(|m| std::cmp::Reverse(m.expired_time.unwrap_or(i64::MAX)));
+    out
+}
+
+/// A mapping we can reuse for `want`: same device and port, plain TCP, not about to expire,
+/// and allowing our source range.
+pub fn find_reusable<'a>(
+    maps: &'a [PortMapping],
+    want: &Want,
+    now: i64,
+) -> Option<&'a PortMapping> {
+    live_for(
+        maps,
+        &want.sim,
+        Some(want.device_port),
+        now + REUSE_MARGIN_MS,
+    )
+    .into_iter()
+    .find(|m| {
+        m.tls_required != Some(true)
+            && m.source
+                .as_ref()
+                .is_some_and(|s| covers(&s.ip_ranges, &want.source))
+    })
+}
+
+/// The create body for `want`.
+pub fn create_request(want: &Want) -> CreatePortMappingRequest {
+    CreatePortMappingRequest {
+        destination: PortMappingDestination {
+            port: want.device_port,
+            service: Some("air".into()),
+            ..Default::default()
+        },
+        duration: Some(want.duration_secs),
+        tls_required: Some(false),
+        source: Some(PortMappingSource {
+            ip_ranges: vec![want.source.to_string()],
+        }),
+    }
+}
+
+/// Reuses or creates a mapping for `want`; `known` is a recent listing of all mappings.
+pub async fn ensure(
+    client: &Client,
+    registry: &Registry,
+    want: &Want,
+    known: &[PortMapping],
+) -> Result<Ensured> {
+    let key = client.profile().cache_key();
+    if let Some(m) = find_reusable(known, want, now_ms()) {
+        tracing::info!(ip = %m.ip_address, port = m.port, "reusing a mapping");
+        if let Holder::Session(owner) = &want.holder {
+            registry.adopt(&key, &m.ip_address, m.port, owner.clone())?;
+        }
+        return Ok(Ensured {
+            mapping: m.clone(),
+            reused: true,
+        });
+    }
+    let mapping = create(client, want, known).await?;
+    let owners = match &want.holder {
+        Holder::Session(o) | Holder::Probe(o) => vec![o.clone()],
+        _ => vec![],
+    };
+    let entry = Entry {
+        profile_key: key,
+        ip_address: mapping.ip_address.clone(),
+        port: mapping.port,
+        sim_id: want.sim.sim_id.clone(),
+        device_port: want.device_port,
+        owners,
+        keep: want.holder == Holder::Kept,
+        created_at_ms: mapping.created_time.unwrap_or_else(now_ms),
+        expires_at_ms: mapping.expired_time,
+    };
+    if let Err(e) = registry.add(entry) {
+        let _ = delete(client, &mapping.ip_address, mapping.port).await;
+        return Err(e.context("recording the new mapping in the registry (it was deleted again)"));
+    }
+    Ok(Ensured {
+        mapping,
+        reused: false,
+    })
+}
+
+/// `POST /v1/port_mappings/sims/{sim}`. After an uncertain failure (5xx, timeout, connection
+/// lost), the mappings are listed to find one the request may have created anyway.
+async fn create(client: &Client, want: &Want, known: &[PortMapping]) -> Result<PortMapping> {
+    let path = format!("/port_mappings/sims/{}", want.sim.sim_id);
+    let err = match client
+        .post::<_, PortMapping>(&path, &create_request(want))
+        .await
+    {
+        Ok(m) => return Ok(m),
+        Err(e) => e,
+    };
+    if !matches!(
+        error::kind_of(&err),
+        ErrorKind::Api | ErrorKind::Network | ErrorKind::Timeout
+    ) {
+        return Err(err);
+    }
+    tracing::info!("create failed uncertainly: checking whether the mapping exists anyway");
+    let Ok(after) = list_all(client).await else {
+        return Err(err);
+    };
+    let appeared = after.into_iter().find(|m| {
+        !known
+            .iter()
+            .any(|k| k.ip_address == m.ip_address && k.port == m.port)
+            && crate::devices::targets(m, &want.sim)
+            && m.destination.port == want.device_port
+            && !m.is_expired(now_ms())
+    });
+    match appeared {
+        Some(m) => {
+            tracing::info!(ip = %m.ip_address, port = m.port, "the failed create did create a mapping");
+            Ok(m)
+        }
+        None => Err(err),
+    }
+}
+
+/// `DELETE /v1/port_mappings/{ip}/{port}`; a mapping already gone counts as deleted.
+pub async fn delete(client: &Client, ip: &str, port: u16) -> Result<()> {
+    let gone = !client
+        .delete(&format!("/port_mappings/{ip}/{port}"))
+        .await
+        .with_context(|| format!("deleting the mapping {}:{port}", for_terminal(ip)))?;
+    if gone {
+        tracing::info!(ip, port, "mapping was already gone");
+    }
+    Ok(())
+}
+
+/// The error for a device that has no data session.
+pub fn offline_error(label: &str) -> anyhow::Error {
+    NapshError::new(
+        ErrorKind::Offline,
+        format!("{} is offline (no data session)", for_terminal(label)),
+    )
+    .hint("power it on / check its cellular signal, then try again")
+    .into()
+}

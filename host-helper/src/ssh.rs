@@ -1,0 +1,250 @@
+//! Running the system `ssh` against a mapping: the argument list (per-device host-key alias,
+//! napsh's own known_hosts, cellular keepalives, -T/-t), the environment (askpass, never the
+//! password), forwarding signals to it, and noticing a host-key mismatch in its stderr.
+
+use crate::error::NapshError;
+use crate::signals::Signals;
+use anyhow::Result;
+use napsh_core::messages::ErrorKind;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Stdio;
+use tokio::io::AsyncReadExt;
+
+/// Everything needed to build the ssh command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshPlan {
+    /// Mapping address (not the hostname: the alias pins the key, the address connects).
+    pub ip: String,
+    /// Mapping port.
+    pub port: u16,
+    /// Host-key alias: the SIM id.
+    pub alias: String,
+    /// napsh's known_hosts file.
+    pub known_hosts: PathBuf,
+    /// Remote user.
+    pub user: String,
+    /// Config `ssh_extra_args` (verbatim, first so their `-o` values win).
+    pub extra_args: Vec<String>,
+    /// `--ssh-option` values (each becomes `-o VALUE`).
+    pub options: Vec<String>,
+    /// Remote command (empty: interactive shell).
+    pub command: Vec<String>,
+    /// Whether stdin is a terminal (asks for `-t` in interactive mode).
+    pub stdin_is_tty: bool,
+}
+
+/// What ssh did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Exit code (128+N when ssh died of signal N).
+    pub code: i32,
+    /// ssh reported a host-key mismatch / verification failure.
+    pub host_key_failed: bool,
+    /// The signal napsh received (and forwarded) while ssh ran, if any.
+    pub signal: Option<i32>,
+}
+
+/// Phrases ssh prints when the host key does not verify.
+const HOST_KEY_MARKERS: [&str; 2] = [
+    "REMOTE HOST IDENTIFICATION HAS CHANGED",
+    "Host key verification failed",
+];
+
+/// ssh's argv (without the program name).
+pub fn build_args(plan: &SshPlan) -> Vec<String> {
+    let mut args: Vec<String> = plan.extra_args.clone();
+    for o in &plan.options {
+        args.extend(["-o".to_string(), o.clone()]);
+    }
+    let known_hosts = plan.known_hosts.display().to_string();
+    let known_hosts = if known_hosts.contains(char::is_whitespace) {
+        format!("\"{known_hosts}\"")
+    } else {
+        known_hosts
+    };
+    args.extend(["-p".to_string(), plan.port.to_string()]);
+    for o in [
+        format!("HostKeyAlias={}", plan.alias),
+        format!("UserKnownHostsFile={known_hosts}"),
+        "StrictHostKeyChecking=accept-new".into(),
+        "CheckHostIP=no".into(),
+        // SIM ids are not secret; plain entries keep napsh's known_hosts readable.
+        "HashKnownHosts=no".into(),
+        "ServerAliveInterval=15".into(),
+        "ServerAliveCountMax=4".into(),
+        "ConnectTimeout=20".into(),
+    ] {
+        args.extend(["-o".to_string(), o]);
+    }
+    args.extend(["-l".to_string(), plan.user.clone()]);
+    if !plan.command.is_empty() {
+        args.push("-T".into());
+    } else if plan.stdin_is_tty {
+        args.push("-t".into());
+    }
+    args.push("--".into());
+    args.push(plan.ip.clone());
+    args.extend(plan.command.iter().cloned());
+    args
+}
+
+/// Runs ssh with inherited stdin/stdout, stderr teed (to spot host-key failures), `env`
+/// added, and the signals napsh receives forwarded to it. Returns when ssh has exited.
+pub async fn run(
+    args: &[String],
+    env: &[(String, String)],
+    signals: &mut Signals,
+) -> Result<Outcome> {
+    tracing::info!(?args, "running ssh");
+    let mut child = tokio::process::Command::new("ssh")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            NapshError::new(ErrorKind::Ssh, format!("cannot run ssh: {e}"))
+                .hint("install the OpenSSH client and make sure `ssh` is on PATH")
+        })?;
+    let stderr = child.stderr.take();
+    let tee = tokio::spawn(async move {
+        match stderr {
+            Some(s) => tee_stderr(s).await,
+            None => false,
+        }
+    });
+    let pid = child.id().map(|p| p as i32);
+    let mut received = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            sig = signals.recv() => {
+                tracing::info!(sig, "forwarding a signal to ssh");
+                received = Some(sig);
+                if let Some(pid) = pid {
+                    // SAFETY-free: plain kill(2) on our own child.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            }
+        }
+    };
+    let status =
+        status.map_err(|e| NapshError::new(ErrorKind::Ssh, format!("waiting for ssh: {e}")))?;
+    let host_key_failed = tee.await.unwrap_or(false);
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(crate::signals::exit_code))
+        .unwrap_or(255);
+    Ok(Outcome {
+        code,
+        host_key_failed,
+        signal: received,
+    })
+}
+
+/// Copies ssh's stderr to ours (ignoring a closed stderr) and reports whether a host-key
+/// failure was printed.
+async fn tee_stderr(mut from: tokio::process::ChildStderr) -> bool {
+    let mut seen = false;
+    let mut tail = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(&buf[..n]).and_then(|_| err.flush());
+        tail.push_str(&String::from_utf8_lossy(&buf[..n]));
+        seen |= HOST_KEY_MARKERS.iter().any(|m| tail.contains(m));
+        if tail.len() > 8192 {
+            let cut = tail.len() - 256;
+            let cut = (cut..tail.len())
+                .find(|i| tail.is_char_boundary(*i))
+                .unwrap_or(0);
+            tail.drain(..cut);
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> SshPlan {
+        SshPlan {
+            ip: "203.0.113.45".into(),
+            port: 40123,
+            alias: "8981200000000000001".into(),
+            known_hosts: "/home/u/.local/share/napsh/known_hosts".into(),
+            user: "pi".into(),
+            extra_args: vec!["-i".into(), "/k".into()],
+            options: vec!["ForwardAgent=no".into()],
+            command: vec![],
+            stdin_is_tty: true,
+        }
+    }
+
+    fn pairs(args: &[String]) -> Vec<String> {
+        args.windows(2)
+            .filter(|w| w[0] == "-o")
+            .map(|w| w[1].clone())
+            .collect()
+    }
+
+    #[test]
+    fn pins_by_alias_and_uses_own_known_hosts_with_keepalives() {
+        let args = build_args(&plan());
+        let opts = pairs(&args);
+        for want in [
+            "HostKeyAlias=8981200000000000001",
+            "UserKnownHostsFile=/home/u/.local/share/napsh/known_hosts",
+            "StrictHostKeyChecking=accept-new",
+            "CheckHostIP=no",
+            "ServerAliveInterval=15",
+            "ServerAliveCountMax=4",
+            "ConnectTimeout=20",
+            "ForwardAgent=no",
+        ] {
+            assert!(
+                opts.contains(&want.to_string()),
+                "{want} missing in {args:?}"
+            );
+        }
+        assert_eq!(&args[..2], ["-i", "/k"], "extra args first");
+        let p = args.iter().position(|a| a == "-p").unwrap();
+        assert_eq!(args[p + 1], "40123");
+        let l = args.iter().position(|a| a == "-l").unwrap();
+        assert_eq!(args[l + 1], "pi");
+        assert_eq!(&args[args.len() - 3..], ["-t", "--", "203.0.113.45"]);
+        assert!(!args.iter().any(|a| a == "-F"));
+    }
+
+    #[test]
+    fn command_means_no_tty_and_no_tty_without_terminal() {
+        let mut p = plan();
+        p.command = vec!["uname".into(), "-a".into()];
+        let args = build_args(&p);
+        assert!(args.contains(&"-T".to_string()) && !args.contains(&"-t".to_string()));
+        assert_eq!(
+            &args[args.len() - 4..],
+            ["--", "203.0.113.45", "uname", "-a"]
+        );
+        let mut p = plan();
+        p.stdin_is_tty = false;
+        let args = build_args(&p);
+        assert!(!args.contains(&"-t".to_string()) && !args.contains(&"-T".to_string()));
+    }
+
+    #[test]
+    fn known_hosts_with_spaces_is_quoted() {
+        let mut p = plan();
+        p.known_hosts = "/home/a b/known_hosts".into();
+        assert!(pairs(&build_args(&p))
+            .contains(&"UserKnownHostsFile=\"/home/a b/known_hosts\"".to_string()));
+    }
+}

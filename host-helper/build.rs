@@ -5,8 +5,11 @@
 use std::path::PathBuf;
 
 fn main() {
-    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugin/target/wasm32-wasip1/release/napsh.wasm");
-    let source = std::env::var_os("NAPSH_PLUGIN_WASM").map(PathBuf::from).unwrap_or(default);
+    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugin/target/wasm32-wasip1/release/napsh.wasm");
+    let source = std::env::var_os("NAPSH_PLUGIN_WASM")
+        .map(PathBuf::from)
+        .unwrap_or(default);
     println!("cargo:rerun-if-env-changed=NAPSH_PLUGIN_WASM");
     println!("cargo:rerun-if-changed={}", source.display());
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("napsh.wasm");

@@ -105,6 +105,9 @@ Examples:
   napsh known-hosts path"
     )]
     KnownHosts(KnownHostsCommand),
+    /// Set up the Zellij device picker: install the plugin and its keybinding.
+    #[command(subcommand)]
+    Zellij(ZellijCommand),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -114,6 +117,38 @@ Examples:
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `napsh zellij …`.
+#[derive(Debug, Subcommand)]
+pub enum ZellijCommand {
+    /// Put the plugin where Zellij finds it and bind a key to open the picker.
+    #[command(after_help = "\
+Writes the plugin (embedded in this napsh) to <zellij config dir>/plugins/napsh.wasm and adds a
+keybinding to config.kdl inside its `keybinds` block, between `// napsh:begin` and `// napsh:end`
+markers. The previous config.kdl is backed up first; running it again changes nothing; a new
+--key replaces the old binding. The picker runs this napsh binary as its helper.
+
+Examples:
+  napsh zellij install                 bind Alt s (then press it in Zellij)
+  napsh zellij install --key \"Alt d\"
+  napsh zellij install --print         only show the KDL to add by hand
+  napsh zellij install --config-dir ~/dotfiles/zellij")]
+    Install(ZellijInstallArgs),
+}
+
+/// `napsh zellij install`.
+#[derive(Debug, Args)]
+pub struct ZellijInstallArgs {
+    /// The key that opens the picker, in Zellij's notation.
+    #[arg(long, default_value = "Alt s")]
+    pub key: String,
+    /// Only print the keybinding block (and where the plugin would go); change nothing.
+    #[arg(long)]
+    pub print: bool,
+    /// Zellij's config directory (default: $ZELLIJ_CONFIG_DIR, else ~/.config/zellij).
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<std::path::PathBuf>,
 }
 
 /// `napsh devices`.

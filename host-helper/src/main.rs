@@ -20,6 +20,7 @@ mod registry;
 mod signals;
 mod source_ip;
 mod ssh;
+mod zellij_install;
 
 use clap::Parser;
 

@@ -40,8 +40,15 @@ impl InstallPaths {
             (None, Some(file)) => PathBuf::from(file),
             _ => dir.join("config.kdl"),
         };
-        let wasm_file = config_file.parent().unwrap_or(&dir).join("plugins").join("napsh.wasm");
-        Ok(InstallPaths { config_file, wasm_file })
+        let wasm_file = config_file
+            .parent()
+            .unwrap_or(&dir)
+            .join("plugins")
+            .join("napsh.wasm");
+        Ok(InstallPaths {
+            config_file,
+            wasm_file,
+        })
     }
 }
 
@@ -68,26 +75,46 @@ pub fn keybinding_block(key: &str, wasm_file: &Path, helper: &Path, indent: &str
 
 /// `config` with napsh's keybinding block in its `keybinds` node (replacing an earlier napsh
 /// block, adding a `keybinds` node when there is none). Everything else is left as written.
-pub fn merge_keybinding(config: &str, block_without_indent: impl Fn(&str) -> String) -> Result<String> {
+pub fn merge_keybinding(
+    config: &str,
+    block_without_indent: impl Fn(&str) -> String,
+) -> Result<String> {
     let config = remove_managed_block(config);
-    let doc: kdl::KdlDocument = config.parse().context("your Zellij config.kdl does not parse as KDL")?;
+    let doc: kdl::KdlDocument = config
+        .parse()
+        .context("your Zellij config.kdl does not parse as KDL")?;
     let keybinds = doc.nodes().iter().find(|n| n.name().value() == "keybinds");
     let merged = match keybinds {
         Some(node) => {
             let span = node.span();
             let node_text = &config[span.offset()..span.offset() + span.len()];
-            let close = node_text.rfind('}').context("the keybinds block in config.kdl has no closing brace")?;
+            let close = node_text
+                .rfind('}')
+                .context("the keybinds block in config.kdl has no closing brace")?;
             let insert_at = span.offset() + close;
             let before = &config[..insert_at];
             let newline = if before.ends_with('\n') { "" } else { "\n" };
-            format!("{before}{newline}{}{}", block_without_indent("    "), &config[insert_at..])
+            format!(
+                "{before}{newline}{}{}",
+                block_without_indent("    "),
+                &config[insert_at..]
+            )
         }
         None => {
-            let sep = if config.is_empty() || config.ends_with('\n') { "" } else { "\n" };
-            format!("{config}{sep}keybinds {{\n{}}}\n", block_without_indent("    "))
+            let sep = if config.is_empty() || config.ends_with('\n') {
+                ""
+            } else {
+                "\n"
+            };
+            format!(
+                "{config}{sep}keybinds {{\n{}}}\n",
+                block_without_indent("    ")
+            )
         }
     };
-    merged.parse::<kdl::KdlDocument>().context("napsh produced an invalid config.kdl (a bug): nothing was written")?;
+    merged
+        .parse::<kdl::KdlDocument>()
+        .context("napsh produced an invalid config.kdl (a bug): nothing was written")?;
     Ok(merged)
 }
 
@@ -133,11 +160,15 @@ pub fn install(paths: &InstallPaths, key: &str, helper: &Path) -> Result<Install
     let existing = match std::fs::read_to_string(&paths.config_file) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", paths.config_file.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading {}", paths.config_file.display()))
+        }
     };
     let current = existing.clone().unwrap_or_default();
-    let merged = merge_keybinding(&current, |indent| keybinding_block(key, &paths.wasm_file, helper, indent))
-        .with_context(|| format!("updating {}", paths.config_file.display()))?;
+    let merged = merge_keybinding(&current, |indent| {
+        keybinding_block(key, &paths.wasm_file, helper, indent)
+    })
+    .with_context(|| format!("updating {}", paths.config_file.display()))?;
     if existing.as_deref() == Some(merged.as_str()) {
         return Ok(InstallReport {
             wasm_file: paths.wasm_file.clone(),
@@ -155,7 +186,12 @@ pub fn install(paths: &InstallPaths, key: &str, helper: &Path) -> Result<Install
         None => None,
     };
     write_atomically(&paths.config_file, merged.as_bytes(), 0o644)?;
-    Ok(InstallReport { wasm_file: paths.wasm_file.clone(), config_file: paths.config_file.clone(), backup, unchanged: false })
+    Ok(InstallReport {
+        wasm_file: paths.wasm_file.clone(),
+        config_file: paths.config_file.clone(),
+        backup,
+        unchanged: false,
+    })
 }
 
 fn backup_path(config: &Path) -> PathBuf {
@@ -172,7 +208,11 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().context("path has no parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.napsh-tmp-{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.napsh-tmp-{}",
+        path.file_name().unwrap().to_string_lossy(),
+        std::process::id()
+    ));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -180,7 +220,9 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .mode(mode)
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
@@ -189,14 +231,23 @@ mod tests {
     use super::*;
 
     fn block(indent: &str) -> String {
-        keybinding_block("Alt s", Path::new("/home/me/.config/zellij/plugins/napsh.wasm"), Path::new("/usr/bin/napsh"), indent)
+        keybinding_block(
+            "Alt s",
+            Path::new("/home/me/.config/zellij/plugins/napsh.wasm"),
+            Path::new("/usr/bin/napsh"),
+            indent,
+        )
     }
 
     #[test]
     fn adds_keybinds_node_when_missing() {
         let merged = merge_keybinding("theme \"dracula\"\n", block).unwrap();
-        assert!(merged.starts_with("theme \"dracula\"\nkeybinds {\n"), "{merged}");
-        assert!(merged.contains("LaunchOrFocusPlugin \"file:/home/me/.config/zellij/plugins/napsh.wasm\""));
+        assert!(
+            merged.starts_with("theme \"dracula\"\nkeybinds {\n"),
+            "{merged}"
+        );
+        assert!(merged
+            .contains("LaunchOrFocusPlugin \"file:/home/me/.config/zellij/plugins/napsh.wasm\""));
     }
 
     #[test]
@@ -219,9 +270,19 @@ mod tests {
     #[test]
     fn a_new_key_replaces_the_old_block() {
         let once = merge_keybinding("", block).unwrap();
-        let other = |indent: &str| keybinding_block("Alt d", Path::new("/p/napsh.wasm"), Path::new("/b/napsh"), indent);
+        let other = |indent: &str| {
+            keybinding_block(
+                "Alt d",
+                Path::new("/p/napsh.wasm"),
+                Path::new("/b/napsh"),
+                indent,
+            )
+        };
         let again = merge_keybinding(&once, other).unwrap();
-        assert!(again.contains("\"Alt d\"") && !again.contains("\"Alt s\""), "{again}");
+        assert!(
+            again.contains("\"Alt d\"") && !again.contains("\"Alt s\""),
+            "{again}"
+        );
     }
 
     #[test]
@@ -236,7 +297,10 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let paths = InstallPaths { config_file: dir.path().join("config.kdl"), wasm_file: dir.path().join("plugins/napsh.wasm") };
+        let paths = InstallPaths {
+            config_file: dir.path().join("config.kdl"),
+            wasm_file: dir.path().join("plugins/napsh.wasm"),
+        };
         std::fs::write(&paths.config_file, "theme \"x\"\n").unwrap();
         let first = install(&paths, "Alt s", Path::new("/usr/bin/napsh")).unwrap();
         assert!(first.backup.is_some() && !first.unchanged);

@@ -41,15 +41,23 @@ fn start() -> (TestEnv, ZellijSession) {
 
 fn open_picker(zellij: &ZellijSession) -> String {
     zellij.send_keys(&[PICKER_KEY]);
-    zellij.wait_for_screen("napsh — 5 devices", WAIT).expect("the picker shows the fleet")
+    zellij
+        .wait_for_screen("napsh — 5 devices", WAIT)
+        .expect("the picker shows the fleet")
 }
 
 #[test]
 fn picker_opens_two_sessions_and_cleans_up() {
     let (env, zellij) = start();
     let screen = open_picker(&zellij);
-    assert!(screen.contains("<Enter> connect"), "help line missing:\n{screen}");
-    assert!(screen.contains("evil-\\e[31mred"), "the hostile name must be shown inert:\n{screen}");
+    assert!(
+        screen.contains("<Enter> connect"),
+        "help line missing:\n{screen}"
+    );
+    assert!(
+        screen.contains("evil-\\e[31mred"),
+        "the hostile name must be shown inert:\n{screen}"
+    );
 
     zellij.type_text("kiosk");
     zellij.wait_for_screen("3 shown", WAIT).unwrap();
@@ -59,23 +67,43 @@ fn picker_opens_two_sessions_and_cleans_up() {
 
     let mut panes = Vec::new();
     for name in ["kiosk-alpha", "kiosk-beta"] {
-        let ok = env.wait_until(30, || zellij.terminal_panes_titled(name).map(|p| !p.is_empty()).unwrap_or(false));
+        let ok = env.wait_until(30, || {
+            zellij
+                .terminal_panes_titled(name)
+                .map(|p| !p.is_empty())
+                .unwrap_or(false)
+        });
         assert!(ok, "no pane named {name}: {:#?}", zellij.panes().unwrap());
         panes.push(zellij.terminal_panes_titled(name).unwrap()[0]);
     }
     assert_eq!(env.mappings().len(), 2, "one mapping per device");
 
     for (i, pane) in panes.iter().enumerate() {
-        zellij.write_to_pane(*pane, &format!("echo remote-marker-$((40+{i}))\n")).unwrap();
+        zellij
+            .write_to_pane(*pane, &format!("echo remote-marker-$((40+{i}))\n"))
+            .unwrap();
         let expected = format!("remote-marker-{}", 40 + i);
-        let ok = env.wait_until(30, || zellij.pane_screen(*pane).map(|s| s.contains(&expected)).unwrap_or(false));
-        assert!(ok, "pane {pane} never showed {expected}:\n{}", zellij.pane_screen(*pane).unwrap_or_default());
+        let ok = env.wait_until(30, || {
+            zellij
+                .pane_screen(*pane)
+                .map(|s| s.contains(&expected))
+                .unwrap_or(false)
+        });
+        assert!(
+            ok,
+            "pane {pane} never showed {expected}:\n{}",
+            zellij.pane_screen(*pane).unwrap_or_default()
+        );
     }
 
     for pane in &panes {
         zellij.write_to_pane(*pane, "exit\n").unwrap();
     }
-    assert!(env.wait_until(30, || env.mappings().is_empty()), "mappings left after the sessions ended: {:?}", env.mappings());
+    assert!(
+        env.wait_until(30, || env.mappings().is_empty()),
+        "mappings left after the sessions ended: {:?}",
+        env.mappings()
+    );
 }
 
 #[test]
@@ -85,11 +113,22 @@ fn offline_device_gets_the_guide() {
     zellij.type_text("offline");
     zellij.wait_for_screen("1 shown", WAIT).unwrap();
     zellij.send_keys(&["Enter"]);
-    let screen = zellij.wait_for_screen("Cannot connect to kiosk-offline", WAIT).unwrap();
-    assert!(screen.contains("offline"), "the reason is missing:\n{screen}");
-    assert!(screen.contains("On-demand remote access"), "the console steps are missing:\n{screen}");
+    let screen = zellij
+        .wait_for_screen("Cannot connect to kiosk-offline", WAIT)
+        .unwrap();
+    assert!(
+        screen.contains("offline"),
+        "the reason is missing:\n{screen}"
+    );
+    assert!(
+        screen.contains("On-demand remote access"),
+        "the console steps are missing:\n{screen}"
+    );
     assert!(screen.contains("<r> retry"), "{screen}");
-    assert!(env.mappings().is_empty(), "an offline device must not get a mapping");
+    assert!(
+        env.mappings().is_empty(),
+        "an offline device must not get a mapping"
+    );
 
     zellij.send_keys(&["Escape"]);
     zellij.wait_for_screen("Filter:", WAIT).unwrap();

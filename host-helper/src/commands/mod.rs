@@ -8,6 +8,7 @@ mod guide;
 mod known_hosts;
 mod mappings;
 mod ssh;
+mod zellij;
 
 use crate::api::Client;
 use crate::app::App;
@@ -30,6 +31,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         clap_complete::generate(shell, &mut Cli::command(), "napsh", &mut std::io::stdout());
         return Ok(0);
     }
+    if let Command::Zellij(command) = cli.command {
+        return zellij::run(command);
+    }
     let app = App::new(cli.profile.clone())?;
     if !matches!(cli.command, Command::KnownHosts(_)) {
         app.reap().await;
@@ -42,7 +46,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Guide(a) => guide::run(&app, a).await,
         Command::Doctor(a) => doctor::run(&app, a).await,
         Command::KnownHosts(c) => known_hosts::run(&app, c).await,
-        Command::Completions { .. } => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Zellij(_) => unreachable!("handled above"),
     }
 }
 

@@ -1,40 +1,47 @@
 #!/usr/bin/env bash
-# The napsh demo: starts the Soracom/Napter emulator with a simulated fleet (real sshd per
-# online device, a generated user key, a soracom-cli profile) and drops you into a shell
-# where `napsh devices` and `napsh ssh kiosk-osaka-01` work. Exiting that shell stops the
-# emulator and every sshd. No Soracom account needed.
+# The napsh demo: a simulated fleet of a dozen devices on the Soracom/Napter emulator (each
+# online device a real sshd with its own host key), a soracom-cli profile for it, and Zellij
+# with the napsh picker one keypress away (Alt s). Quitting Zellij (Ctrl q) stops the emulator
+# and every device. No Soracom account needed; your own Zellij and napsh settings are untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-scripts/ensure-tools.sh --no-zellij
+scripts/ensure-tools.sh
+scripts/build-plugin.sh
 cargo build --locked -q -p napsh -p napsh-emulator
 bin="$root/target/debug"
 
 demo=$(mktemp -d -t napsh-demo.XXXXXX)
+session="napsh-demo-$$"
 emulator_pid=
 cleanup() {
-  [ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null && wait "$emulator_pid" 2>/dev/null
+  zellij delete-session --force "$session" >/dev/null 2>&1 || true
+  if [ -n "$emulator_pid" ]; then kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null; fi
   rm -rf "$demo"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Everything the demo writes lives under $demo: napsh's and Zellij's config, cache and state.
+export XDG_CONFIG_HOME="$demo/config" XDG_CACHE_HOME="$demo/cache" XDG_STATE_HOME="$demo/state" \
+  XDG_DATA_HOME="$demo/data" SORACOM_PROFILE_DIR="$demo/soracom" SORACOM_PROFILE=napsh-demo \
+  ZELLIJ_CONFIG_DIR="$demo/config/zellij" PATH="$bin:$PATH"
+umask 077
+mkdir -p "$SORACOM_PROFILE_DIR" "$XDG_CONFIG_HOME/napsh" "$ZELLIJ_CONFIG_DIR" "$XDG_CACHE_HOME/zellij" "$demo/emulator"
 
 ssh-keygen -q -t ed25519 -N '' -C napsh-demo -f "$demo/id_ed25519"
-mkdir -p "$demo/emulator"
-"$bin/napsh-emulator" --fleet demo/fleet.toml --authorized-keys "$demo/id_ed25519.pub" \
-  --work-dir "$demo/emulator" >"$demo/emulator/ready.line" 2>"$demo/emulator/log" &
+napsh-emulator --authorized-keys "$demo/id_ed25519.pub" --work-dir "$demo/emulator" \
+  >"$demo/emulator/ready.line" 2>"$demo/emulator/log" &
 emulator_pid=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 200); do
   [ -s "$demo/emulator/ready.line" ] && break
   kill -0 "$emulator_pid" 2>/dev/null || { cat "$demo/emulator/log" >&2; exit 1; }
   sleep 0.1
 done
 api=$(sed -n 's/.*"api":"\([^"]*\)".*/\1/p' "$demo/emulator/ready.line")
+[ -n "$api" ] || { echo "demo: the emulator did not start; its log:" >&2; cat "$demo/emulator/log" >&2; exit 1; }
 
-export XDG_CONFIG_HOME="$demo/config" XDG_CACHE_HOME="$demo/cache" XDG_STATE_HOME="$demo/state" \
-  XDG_DATA_HOME="$demo/data" SORACOM_PROFILE_DIR="$demo/soracom" SORACOM_PROFILE=napsh-demo
-mkdir -p "$SORACOM_PROFILE_DIR" "$XDG_CONFIG_HOME/napsh"
-umask 077
 cat >"$SORACOM_PROFILE_DIR/napsh-demo.json" <<JSON
 {"coverageType":"jp","authKeyId":"keyId-demo","authKey":"secret-demo-0123456789","endpoint":"$api"}
 JSON
@@ -44,17 +51,47 @@ source_cidr = "127.0.0.1/32"
 ssh_extra_args = ["-i", "$demo/id_ed25519", "-o", "IdentitiesOnly=yes"]
 TOML
 
-cat <<MSG
+# The picker: installed exactly as a user would, then its permissions granted up front so that
+# it opens without a prompt.
+printf 'show_startup_tips false\nshow_release_notes false\n' >"$ZELLIJ_CONFIG_DIR/config.kdl"
+napsh zellij install >/dev/null
+cat >"$XDG_CACHE_HOME/zellij/permissions.kdl" <<KDL
+"$ZELLIJ_CONFIG_DIR/plugins/napsh.wasm" {
+    RunCommands
+    ReadApplicationState
+    ChangeApplicationState
+}
+KDL
+napsh devices --refresh >/dev/null   # warm the cache: the picker paints from it at once
 
-  napsh demo — a simulated fleet on the Soracom/Napter emulator at $api
+cat >"$demo/welcome.sh" <<WELCOME
+clear
+cat <<'TEXT'
+  napsh demo: a simulated fleet on the Soracom/Napter emulator ($api)
 
-    napsh devices                 list the fleet (a few devices are offline)
-    napsh ssh kiosk-osaka-01      a shell on a device (through a fresh Napter mapping)
+    Alt s     open the device picker: type to filter, Space to select, Enter to connect
+              (each device opens in its own pane; an offline one shows the manual guide)
+
+  In this shell:
+    napsh devices                 the fleet (a few devices are offline)
+    napsh ssh kiosk-osaka-01      a shell through a fresh Napter mapping, host key pinned
     napsh ssh gateway-factory-a -- uname -a
-    napsh connect kiosk-tokyo-08  an offline device: the error and the manual guide
     napsh mappings                mappings napsh holds (deleted when sessions end)
 
-  Type 'exit' to stop the emulator and every device.
-
-MSG
-PATH="$bin:$PATH" PS1='napsh-demo$ ' bash --norc -i || true
+  Ctrl q quits Zellij and stops the emulator and every device.
+TEXT
+PS1='napsh-demo\$ '
+WELCOME
+cat >"$demo/layout.kdl" <<KDL
+layout {
+    default_tab_template {
+        pane size=1 borderless=true { plugin location="zellij:tab-bar"; }
+        children
+        pane size=2 borderless=true { plugin location="zellij:status-bar"; }
+    }
+    tab name="napsh demo" {
+        pane command="bash" { args "--rcfile" "$demo/welcome.sh" "-i"; }
+    }
+}
+KDL
+zellij --session "$session" --new-session-with-layout "$demo/layout.kdl"

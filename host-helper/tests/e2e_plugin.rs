@@ -104,6 +104,9 @@ fn picker_opens_two_sessions_and_cleans_up() {
         "mappings left after the sessions ended: {:?}",
         env.mappings()
     );
+    if std::env::var_os("NAPSH_E2E_SHOW").is_some() {
+        eprintln!("{}\nrequests: {}", zellij.screen(), env.request_log().len());
+    }
 }
 
 #[test]

@@ -37,6 +37,8 @@ struct State {
     panes: panes::SessionPanes,
     /// Guides waiting to be shown after the current one.
     queued_guides: Vec<GuideScreen>,
+    /// SIM ids whose `napsh connect` has not answered yet.
+    pending_connects: std::collections::BTreeSet<String>,
 }
 
 impl Default for State {
@@ -50,6 +52,7 @@ impl Default for State {
             status: screens::ListStatus::Loading,
             panes: panes::SessionPanes::default(),
             queued_guides: Vec::new(),
+            pending_connects: Default::default(),
         }
     }
 }
@@ -176,6 +179,7 @@ impl State {
 
     fn connect(&mut self, sim_ids: &[String]) {
         for sim_id in sim_ids {
+            self.pending_connects.insert(sim_id.clone());
             self.picker.set_progress(sim_id, Progress::Connecting);
             run_helper(&self.config.connect_argv(sim_id), "connect", Some(sim_id));
         }
@@ -215,6 +219,24 @@ impl State {
     }
 
     fn on_connect_result(&mut self, sim_id: &str, code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> bool {
+        self.pending_connects.remove(sim_id);
+        self.record_connect_result(sim_id, code, stdout, stderr);
+        if self.pending_connects.is_empty() {
+            self.surface_after_connecting();
+        }
+        true
+    }
+
+    /// Once every device answered: step aside for the new panes, or stay up with a guide.
+    fn surface_after_connecting(&mut self) {
+        if matches!(self.screen, Screen::Guide(_)) {
+            show_self(true);
+        } else {
+            hide_self();
+        }
+    }
+
+    fn record_connect_result(&mut self, sim_id: &str, code: Option<i32>, stdout: &[u8], stderr: &[u8]) {
         let result = stdout
             .split(|b| *b == b'\n')
             .find_map(|line| serde_json::from_slice::<ConnectResult>(line).ok());
@@ -241,7 +263,6 @@ impl State {
                 run_helper(&self.config.guide_argv(sim_id), "guide", Some(sim_id));
             }
         }
-        true
     }
 
     fn on_guide(&mut self, sim_id: &str, code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> bool {
@@ -261,6 +282,10 @@ impl State {
         let label = self.panes.opened(pane_id, sim_id);
         rename_pane_with_id(PaneId::Terminal(pane_id), label);
         self.picker.set_progress(sim_id, Progress::Connected);
+        // A new tiled pane takes focus and hides the floating picker: bring a guide back up.
+        if matches!(self.screen, Screen::Guide(_)) {
+            show_self(true);
+        }
         true
     }
 

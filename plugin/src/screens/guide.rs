@@ -3,7 +3,7 @@
 
 use super::{help_line, KeyResponse, ListScreen, Screen};
 use napsh_core::messages::GuideReport;
-use napsh_core::picker::{pad_to_width, window_start, PickerIntent};
+use napsh_core::picker::{pad_to_width, window_start, wrap_to_width, PickerIntent};
 use napsh_core::sanitize::for_terminal;
 use zellij_tile::prelude::*;
 
@@ -56,18 +56,28 @@ impl GuideScreen {
         KeyResponse::redraw()
     }
 
+    /// The guide text without its own heading (the screen has one), sanitised and wrapped.
+    fn body_lines(&self, width: usize) -> Vec<String> {
+        let text = &self.report.text;
+        let body: Vec<&str> = if text.starts_with("Manual connection guide") {
+            text.lines().skip_while(|l| !l.trim().is_empty()).skip(1).collect()
+        } else {
+            text.lines().collect()
+        };
+        body.iter().flat_map(|line| wrap_to_width(&for_terminal(line), width)).collect()
+    }
+
     /// Title, reason, guide lines, help.
     pub fn render(&mut self, rows: usize, cols: usize) {
         let title = format!(" Cannot connect to {}", for_terminal(&self.report.device));
         print_text_with_coordinates(Text::new(pad_to_width(&title, cols)).error_color_all(), 0, 0, Some(cols), Some(1));
         let reason = self.report.reason.as_deref().unwrap_or("napsh could not open a session to this device.");
         print_text_with_coordinates(Text::new(pad_to_width(&format!(" {}", for_terminal(reason)), cols)), 0, 1, Some(cols), Some(1));
-        let lines: Vec<&str> = self.report.text.lines().collect();
+        let lines = self.body_lines(cols.saturating_sub(2));
         let height = rows.saturating_sub(4);
-        self.scroll = self.scroll.min(lines.len().saturating_sub(height));
-        self.scroll = window_start(self.scroll, self.scroll, height, lines.len());
+        self.scroll = window_start(self.scroll, self.scroll, height, lines.len()).min(lines.len().saturating_sub(height));
         for (i, line) in lines.iter().skip(self.scroll).take(height).enumerate() {
-            let text = Text::new(pad_to_width(&format!(" {}", for_terminal(line)), cols));
+            let text = Text::new(pad_to_width(&format!(" {line}"), cols));
             let text = if line.trim_start().starts_with("ssh ") { text.color_all(2) } else { text };
             print_text_with_coordinates(text, 0, 3 + i, Some(cols), Some(1));
         }

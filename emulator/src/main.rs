@@ -88,7 +88,11 @@ fn load_fleet(cli: &Cli) -> anyhow::Result<Fleet> {
         None => Fleet::from_toml_str(DEMO_FLEET).context("parsing the embedded demo fleet")?,
     };
     if let Some(keys) = &cli.authorized_keys {
-        anyhow::ensure!(keys.is_file(), "--authorized-keys {}: no such file", keys.display());
+        anyhow::ensure!(
+            keys.is_file(),
+            "--authorized-keys {}: no such file",
+            keys.display()
+        );
         fleet.ssh.authorized_keys = Some(keys.clone());
     }
     if let Some(count) = cli.generate {

@@ -8,8 +8,25 @@ use crate::paths::Dirs;
 use crate::profile::{self, Profile, ProfileEnv};
 use crate::registry::Registry;
 use anyhow::Result;
+use napsh_core::soracom::{PortMapping, Sim};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// A snapshot is reused by the same invocation for this long (it is a few ms old when a
+/// command resolves a device and then ensures its mapping).
+const SNAPSHOT_TTL: Duration = Duration::from_secs(10);
+
+/// Every SIM and mapping, as this process just fetched them for the device list: the command
+/// that follows uses them instead of asking the API again.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Every SIM (all pages).
+    pub sims: Vec<Sim>,
+    /// Every mapping (all pages).
+    pub mappings: Vec<PortMapping>,
+    /// When it was fetched.
+    taken: Instant,
+}
 
 /// What every command has access to.
 pub struct App {
@@ -21,6 +38,8 @@ pub struct App {
     profile_arg: Option<String>,
     /// The loaded profile and client, once needed.
     client: Mutex<Option<Arc<Client>>>,
+    /// What this process last fetched for the device list.
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
 }
 
 impl App {
@@ -34,6 +53,7 @@ impl App {
             config,
             profile_arg,
             client: Mutex::new(None),
+            snapshot: Mutex::new(None),
         })
     }
 
@@ -57,6 +77,43 @@ impl App {
         let client = Arc::new(Client::new(profile, cache, timeout)?);
         *guard = Some(client.clone());
         Ok(client)
+    }
+
+    /// Remembers SIMs and mappings just fetched from the API.
+    pub fn remember(&self, sims: Vec<Sim>, mappings: Vec<PortMapping>) {
+        *self.snapshot.lock().expect("snapshot lock") = Some(Arc::new(Snapshot {
+            sims,
+            mappings,
+            taken: Instant::now(),
+        }));
+    }
+
+    /// The SIMs and mappings this process fetched moments ago, if it did.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .lock()
+            .expect("snapshot lock")
+            .clone()
+            .filter(|s| s.taken.elapsed() < SNAPSHOT_TTL)
+    }
+
+    /// The SIM `sim_id` from a fresh snapshot, else from the API.
+    pub async fn fresh_sim(&self, client: &Client, sim_id: &str) -> Result<Sim> {
+        let known = self
+            .snapshot()
+            .and_then(|s| s.sims.iter().find(|s| s.sim_id == sim_id).cloned());
+        match known {
+            Some(sim) => Ok(sim),
+            None => client.get(&format!("/sims/{sim_id}"), &[]).await,
+        }
+    }
+
+    /// Every mapping, from a fresh snapshot, else from the API.
+    pub async fn fresh_mappings(&self, client: &Client) -> Result<Vec<PortMapping>> {
+        match self.snapshot() {
+            Some(s) => Ok(s.mappings.clone()),
+            None => crate::mappings::list_all(client).await,
+        }
     }
 
     /// The registry of mappings napsh created.

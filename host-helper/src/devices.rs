@@ -53,6 +53,7 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
         fetched_at_ms: now_ms(),
         entries: build_entries(&sims, &maps, &owned, &key, now_ms()),
     };
+    app.remember(sims, maps);
     let path = cache_path(app, client);
     if let Err(e) = serde_json::to_vec(&list)
         .map_err(anyhow::Error::from)

@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use napsh_core::soracom::PortMapping;
 use napsh_emulator::{Emulator, EmulatorConfig, Fleet, RequestRecord};
+pub use napsh_emulator::{Fault, FaultRule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempfile::TempDir;
@@ -18,6 +19,25 @@ pub const PROFILE: &str = "e2e";
 pub const AUTH_KEY_ID: &str = "keyId-e2e";
 /// Secret of that profile.
 pub const AUTH_KEY: &str = "secret-e2e-do-not-leak-4f9a";
+
+/// What an env needs beyond its fleet body.
+#[derive(Debug, Clone, Default)]
+pub struct EnvOptions {
+    /// SAM-style denials of the profile's credential, e.g. `PortMapping:createPortMapping`
+    /// (those operations answer 403).
+    pub deny: Vec<String>,
+}
+
+/// A fault rule for [`TestEnv::set_faults`]: `method` (`*` = any) and path glob, `times`
+/// (`None` = every matching request).
+pub fn fault_rule(method: &str, path: &str, fault: Fault, times: Option<u32>) -> FaultRule {
+    FaultRule {
+        method: Some(method.to_string()),
+        path: path.to_string(),
+        fault,
+        times,
+    }
+}
 
 /// One isolated napsh world: temp home, profile, config, key, emulator.
 pub struct TestEnv {
@@ -56,28 +76,52 @@ impl TestEnv {
     /// credentials table and the `[ssh]` table are added here. `napsh_bin` is the binary
     /// under test (`env!("CARGO_BIN_EXE_napsh")` in the calling test).
     pub fn start(napsh_bin: &str, fleet_body: &str) -> Self {
-        Self::try_start(PathBuf::from(napsh_bin), fleet_body).expect("starting the e2e environment")
+        Self::start_with(napsh_bin, fleet_body, EnvOptions::default())
     }
 
-    fn try_start(napsh_bin: PathBuf, fleet_body: &str) -> Result<Self> {
+    /// [`TestEnv::start`] with [`EnvOptions`] (e.g. a deny list on the profile's credential).
+    pub fn start_with(napsh_bin: &str, fleet_body: &str, options: EnvOptions) -> Self {
+        Self::try_start(PathBuf::from(napsh_bin), fleet_body, &options)
+            .expect("starting the e2e environment")
+    }
+
+    fn try_start(napsh_bin: PathBuf, fleet_body: &str, options: &EnvOptions) -> Result<Self> {
         require_tool("/usr/sbin/sshd", "apt-get install -y openssh-server");
         require_tool("ssh", "apt-get install -y openssh-client");
         let dir = tempfile::Builder::new().prefix("napsh-e2e-").tempdir()?;
         let user = whoami();
         let key = dir.path().join("id_ed25519");
-        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key))?;
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key))?;
         let fleet_toml = format!(
             "operator_id = \"OP0000E2E000\"\npage_size = 3\n\n[ssh]\nauthorized_keys = {:?}\n\n\
-             [[credentials]]\nauth_key_id = {AUTH_KEY_ID:?}\nauth_key = {AUTH_KEY:?}\n\n{fleet_body}",
-            key.with_extension("pub").display().to_string()
+             [[credentials]]\nauth_key_id = {AUTH_KEY_ID:?}\nauth_key = {AUTH_KEY:?}\ndeny = {:?}\n\n{fleet_body}",
+            key.with_extension("pub").display().to_string(),
+            options.deny,
         );
         let fleet = Fleet::from_toml_str(&fleet_toml).context("parsing the test fleet")?;
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let work_dir = dir.path().join("emulator");
         std::fs::create_dir_all(&work_dir)?;
-        let config = EmulatorConfig { fleet, listen: "127.0.0.1:0".parse()?, work_dir: Some(work_dir) };
-        let emulator = runtime.block_on(Emulator::start(config)).context("starting the emulator")?;
-        let env = TestEnv { runtime, emulator: Some(emulator), dir, user, napsh_bin };
+        let config = EmulatorConfig {
+            fleet,
+            listen: "127.0.0.1:0".parse()?,
+            work_dir: Some(work_dir),
+        };
+        let emulator = runtime
+            .block_on(Emulator::start(config))
+            .context("starting the emulator")?;
+        let env = TestEnv {
+            runtime,
+            emulator: Some(emulator),
+            dir,
+            user,
+            napsh_bin,
+        };
         env.write_profile()?;
         env.write_config("")?;
         Ok(env)
@@ -108,6 +152,57 @@ impl TestEnv {
         self.path().join("config/napsh/config.toml")
     }
 
+    /// The test profile's file (`<profile dir>/e2e.json`).
+    pub fn profile_path(&self) -> PathBuf {
+        self.profile_dir().join(format!("{PROFILE}.json"))
+    }
+
+    /// Writes another 0600 profile `name` pointing at the emulator, with the given AuthKey
+    /// credentials; returns its path.
+    pub fn write_named_profile(&self, name: &str, auth_key_id: &str, auth_key: &str) -> PathBuf {
+        let path = self.profile_dir().join(format!("{name}.json"));
+        let body = serde_json::json!({
+            "coverageType": "jp",
+            "authKeyId": auth_key_id,
+            "authKey": auth_key,
+            "endpoint": self.emulator().api_url(),
+        });
+        write_private(&path, &body.to_string()).expect("writing a profile");
+        path
+    }
+
+    /// The SIM id of the fleet device named `name` (panics when there is none).
+    pub fn sim_id(&self, name: &str) -> String {
+        self.emulator()
+            .devices()
+            .into_iter()
+            .find(|d| d.name == name)
+            .unwrap_or_else(|| panic!("no fleet device named {name:?}"))
+            .sim_id
+    }
+
+    /// Replaces the emulator's fault rules (an empty list clears them).
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        self.emulator().set_faults(rules);
+    }
+
+    /// `METHOD path` of every /v1 request so far, in order (for assertions and reports).
+    pub fn calls(&self) -> Vec<String> {
+        self.request_log()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// Number of logged requests with exactly this method and path (no prefix matching:
+    /// `/v1/sims` does not count `/v1/sims/{id}`).
+    pub fn count_exact(&self, method: &str, path: &str) -> usize {
+        self.request_log()
+            .iter()
+            .filter(|r| r.method == method && r.path == path)
+            .count()
+    }
+
     fn write_profile(&self) -> Result<()> {
         let body = serde_json::json!({
             "coverageType": "jp",
@@ -115,7 +210,10 @@ impl TestEnv {
             "authKey": AUTH_KEY,
             "endpoint": self.emulator().api_url(),
         });
-        write_private(&self.profile_dir().join(format!("{PROFILE}.json")), &body.to_string())
+        write_private(
+            &self.profile_dir().join(format!("{PROFILE}.json")),
+            &body.to_string(),
+        )
     }
 
     /// Writes napsh's config: the user, key and source range every test needs, plus `extra`.
@@ -155,7 +253,9 @@ impl TestEnv {
     /// A `napsh` command with this env's HOME, XDG dirs, profile and config.
     pub fn napsh(&self) -> Command {
         let mut cmd = Command::new(&self.napsh_bin);
-        cmd.env_clear().envs(self.napsh_env()).stdin(std::process::Stdio::null());
+        cmd.env_clear()
+            .envs(self.napsh_env())
+            .stdin(std::process::Stdio::null());
         cmd
     }
 
@@ -233,7 +333,11 @@ impl From<std::process::Output> for Output {
 impl Output {
     /// Panics with both streams unless the exit code is `code`.
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -244,6 +348,29 @@ impl Output {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
             .collect()
+    }
+}
+
+/// Panics (naming `what` and the offending character) when `text` holds anything that could
+/// drive a terminal: ESC, a C0 control other than `\n`/`\t`, DEL, a C1 control, or a bidi /
+/// invisible format character such as U+202E.
+pub fn assert_terminal_safe(what: &str, text: &[u8]) {
+    for (i, b) in text.iter().enumerate() {
+        assert!(
+            !(*b < 0x20 && *b != b'\n' && *b != b'\t') && *b != 0x7f,
+            "{what}: raw control byte {b:#04x} at offset {i}:\n{}",
+            String::from_utf8_lossy(text)
+        );
+    }
+    let decoded = String::from_utf8_lossy(text);
+    for c in decoded.chars() {
+        let bidi_or_invisible = matches!(c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+        assert!(
+            !('\u{80}'..='\u{9f}').contains(&c) && !bidi_or_invisible,
+            "{what}: raw control/format character U+{:04X}:\n{decoded}",
+            c as u32
+        );
     }
 }
 
@@ -262,9 +389,17 @@ fn run(cmd: &mut Command) -> Result<()> {
 pub fn write_private(path: &Path, body: &str) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     std::io::Write::write_all(&mut f, body.as_bytes())?;
     Ok(())
 }

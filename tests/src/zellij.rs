@@ -22,7 +22,8 @@ pub struct ZellijSession {
 
 /// Path of the release plugin build the tests load.
 pub fn plugin_wasm() -> PathBuf {
-    let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin/target/wasm32-wasip1/release/napsh.wasm");
+    let wasm = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugin/target/wasm32-wasip1/release/napsh.wasm");
     assert!(
         wasm.exists(),
         "the plugin is not built at {}: run `scripts/build-plugin.sh` (scripts/test.sh does it first)",
@@ -47,7 +48,11 @@ impl ZellijSession {
         // Zellij's own state goes under the env too; napsh keeps its XDG dirs from napsh_env.
         vars.push(("ZELLIJ_SOCKET_DIR".into(), dir("sock")?));
         vars.push(("TMPDIR".into(), dir("tmp")?));
-        let cache = vars.iter().find(|(k, _)| k == "XDG_CACHE_HOME").map(|(_, v)| v.clone()).unwrap();
+        let cache = vars
+            .iter()
+            .find(|(k, _)| k == "XDG_CACHE_HOME")
+            .map(|(_, v)| v.clone())
+            .unwrap();
         write_permissions(Path::new(&cache), &wasm)?;
         let config = root.join("config.kdl");
         std::fs::write(&config, config_kdl(&wasm, env.napsh_bin()))?;
@@ -55,18 +60,41 @@ impl ZellijSession {
         let tmux_socket = format!("napsh-e2e-{}", unique());
         let command = format!(
             "env {} zellij --config {} --session {}",
-            vars.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect::<Vec<_>>().join(" "),
+            vars.iter()
+                .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+                .collect::<Vec<_>>()
+                .join(" "),
             shell_quote(&config.display().to_string()),
             session
         );
         let status = Command::new("tmux")
-            .args(["-L", &tmux_socket, "-f", "/dev/null", "new-session", "-d", "-s", "napsh"])
-            .args(["-x", &width.to_string(), "-y", &height.to_string(), &command])
+            .args([
+                "-L",
+                &tmux_socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "napsh",
+            ])
+            .args([
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &command,
+            ])
             .status()
             .context("starting tmux")?;
         anyhow::ensure!(status.success(), "tmux new-session failed: {status}");
-        let z = ZellijSession { tmux_socket, session, env: vars };
-        z.wait_for_screen("Zellij", Duration::from_secs(30)).context("Zellij did not start")?;
+        let z = ZellijSession {
+            tmux_socket,
+            session,
+            env: vars,
+        };
+        z.wait_for_screen("Zellij", Duration::from_secs(30))
+            .context("Zellij did not start")?;
         Ok(z)
     }
 
@@ -83,7 +111,15 @@ impl ZellijSession {
     /// Types literal text.
     pub fn type_text(&self, text: &str) {
         let status = Command::new("tmux")
-            .args(["-L", &self.tmux_socket, "send-keys", "-t", "napsh", "-l", text])
+            .args([
+                "-L",
+                &self.tmux_socket,
+                "send-keys",
+                "-t",
+                "napsh",
+                "-l",
+                text,
+            ])
             .status()
             .expect("tmux send-keys -l");
         assert!(status.success());
@@ -101,7 +137,15 @@ impl ZellijSession {
     /// The whole terminal with SGR escapes kept (to check what reaches the terminal).
     pub fn screen_with_escapes(&self) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.tmux_socket, "capture-pane", "-p", "-e", "-t", "napsh"])
+            .args([
+                "-L",
+                &self.tmux_socket,
+                "capture-pane",
+                "-p",
+                "-e",
+                "-t",
+                "napsh",
+            ])
             .output()
             .expect("tmux capture-pane -e");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -109,7 +153,8 @@ impl ZellijSession {
 
     /// Polls the screen until it contains `needle`; errors with the last screen.
     pub fn wait_for_screen(&self, needle: &str, timeout: Duration) -> Result<String> {
-        self.wait_for(timeout, |s| s.contains(needle)).with_context(|| format!("waiting for {needle:?}"))
+        self.wait_for(timeout, |s| s.contains(needle))
+            .with_context(|| format!("waiting for {needle:?}"))
     }
 
     /// Polls the screen until `cond` holds.
@@ -161,7 +206,13 @@ impl ZellijSession {
 
     /// Types into a terminal pane (no focus needed).
     pub fn write_to_pane(&self, pane_id: u64, text: &str) -> Result<()> {
-        self.action(&["write-chars", "--pane-id", &format!("terminal_{pane_id}"), text]).map(|_| ())
+        self.action(&[
+            "write-chars",
+            "--pane-id",
+            &format!("terminal_{pane_id}"),
+            text,
+        ])
+        .map(|_| ())
     }
 
     /// A terminal pane's screen as text.
@@ -180,7 +231,9 @@ impl Drop for ZellijSession {
             .envs(self.env.iter().cloned())
             .args(["delete-session", "--force", &self.session])
             .output();
-        let _ = Command::new("tmux").args(["-L", &self.tmux_socket, "kill-server"]).output();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.tmux_socket, "kill-server"])
+            .output();
     }
 }
 
@@ -210,6 +263,13 @@ fn shell_quote(s: &str) -> String {
 fn unique() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{}{}", nanos % 100_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}{}",
+        nanos % 100_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }

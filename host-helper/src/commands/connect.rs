@@ -5,7 +5,7 @@ use crate::api::Client;
 use crate::app::App;
 use crate::cli::ConnectArgs;
 use crate::error;
-use crate::mappings::{ensure, list_all, offline_error, Ensured, Holder, Want};
+use crate::mappings::{ensure, offline_error, Ensured, Holder, Want};
 use crate::output;
 use crate::registry::Registry;
 use anyhow::Result;
@@ -23,7 +23,9 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
     let client = app.client()?;
     let names: Vec<&str> = args.devices.iter().map(String::as_str).collect();
     let resolved = crate::devices::resolve_each(app, &names).await?;
-    let known = Arc::new(list_all(&client).await?);
+    // Fresh from resolving when the device list was just fetched; else one listing for all.
+    let known = Arc::new(app.fresh_mappings(&client).await?);
+    let snapshot = app.snapshot();
     let holder = if args.keep {
         Holder::Kept
     } else {
@@ -37,6 +39,9 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
             registry: app.registry(),
             known: known.clone(),
             device: device.clone(),
+            sim: snapshot
+                .as_ref()
+                .and_then(|s| s.sims.iter().find(|s| s.sim_id == device.sim_id).cloned()),
             port: device_port(app, &args.mapping, device),
             secs,
             source,
@@ -75,6 +80,8 @@ struct Job {
     known: Arc<Vec<PortMapping>>,
     /// The device.
     device: Device,
+    /// Its SIM, when this process fetched it moments ago.
+    sim: Option<Sim>,
     /// Device port.
     port: u16,
     /// Mapping lifetime.
@@ -87,10 +94,14 @@ struct Job {
 
 impl Job {
     async fn run(self) -> Result<Ensured> {
-        let sim: Sim = self
-            .client
-            .get(&format!("/sims/{}", self.device.sim_id), &[])
-            .await?;
+        let sim: Sim = match self.sim {
+            Some(sim) => sim,
+            None => {
+                self.client
+                    .get(&format!("/sims/{}", self.device.sim_id), &[])
+                    .await?
+            }
+        };
         if !sim.session_status.as_ref().is_some_and(|s| s.online) {
             return Err(offline_error(self.device.label()));
         }

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::cli::{Cli, Command, MappingOpts};
 use crate::config::validate_duration;
 use crate::error;
-use crate::mappings::{delete, ensure, list_all, offline_error, Ensured, Holder, Want};
+use crate::mappings::{delete, ensure, offline_error, Ensured, Holder, Want};
 use crate::output;
 use crate::registry::{Owner, Release};
 use anyhow::Result;
@@ -121,11 +121,13 @@ pub(super) async fn ensure_for(
     source: ipnet::IpNet,
     holder: Holder,
 ) -> Result<Ensured> {
-    let sim: Sim = client.get(&format!("/sims/{}", device.sim_id), &[]).await?;
+    // When this process has just listed the fleet (to resolve the device), that listing is
+    // the fresh SIM and mapping state: no need to ask again.
+    let sim: Sim = app.fresh_sim(client, &device.sim_id).await?;
     if !sim.session_status.as_ref().is_some_and(|s| s.online) {
         return Err(offline_error(device.label()));
     }
-    let known = list_all(client).await?;
+    let known = app.fresh_mappings(client).await?;
     let want = Want {
         sim,
         device_port: port,

@@ -1,10 +1,11 @@
 //! Picker benchmarks over 10,000 devices: one filter keystroke, and the first paint from a
 //! cached device list (parse the helper's JSON, build the picker, lay out one screen).
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use napsh_core::device::Device;
 use napsh_core::messages::DeviceEntry;
 use napsh_core::picker::{Picker, PickerKey};
+use napsh_core::picker_feed::{self, PickerDevice};
 use napsh_core::soracom::TagSet;
 
 const FLEET: usize = 10_000;
@@ -39,9 +40,13 @@ fn fleet() -> Vec<DeviceEntry> {
         .collect()
 }
 
+fn devices() -> Vec<PickerDevice> {
+    fleet().iter().map(PickerDevice::from).collect()
+}
+
 fn keystroke(c: &mut Criterion) {
     // Typing: the previous query's matches are the only candidates.
-    let mut picker = Picker::new(fleet(), false);
+    let mut picker = Picker::new(devices(), false);
     for ch in "kios".chars() {
         picker.handle_key(PickerKey::Char(ch));
     }
@@ -57,7 +62,7 @@ fn keystroke(c: &mut Criterion) {
         },
     );
     // The worst case: the first character, scored against every device.
-    let mut picker = Picker::new(fleet(), false);
+    let mut picker = Picker::new(devices(), false);
     c.bench_function(
         "first keystroke, 10k devices (full scan for 'k', then layout)",
         |b| {
@@ -72,19 +77,16 @@ fn keystroke(c: &mut Criterion) {
 }
 
 fn first_paint(c: &mut Criterion) {
-    let json = serde_json::to_vec(&fleet()).unwrap();
+    let feed = picker_feed::encode(&fleet());
+    println!("picker feed for {FLEET} devices: {} bytes", feed.len());
     c.bench_function(
-        "first paint from cache, 10k devices (parse + build + layout)",
+        "first paint from cache, 10k devices (parse feed + build + layout)",
         |b| {
-            b.iter_batched(
-                || json.clone(),
-                |bytes| {
-                    let entries: Vec<DeviceEntry> = serde_json::from_slice(&bytes).unwrap();
-                    let mut picker = Picker::new(entries, false);
-                    picker.window(40, 160, 1_700_000_000_000).len()
-                },
-                BatchSize::LargeInput,
-            )
+            b.iter(|| {
+                let devices = picker_feed::decode(&feed).unwrap();
+                let mut picker = Picker::new(devices, false);
+                picker.window(40, 160, 1_700_000_000_000).len()
+            })
         },
     );
 }

@@ -5,7 +5,7 @@
 //! result kept for the shorter query. A full scan of 10,000 devices happens only when the
 //! query changes some other way.
 
-use crate::messages::DeviceEntry;
+use crate::picker_feed::PickerDevice;
 use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32String};
 
@@ -21,7 +21,7 @@ pub struct DeviceFilter {
 
 impl DeviceFilter {
     /// Builds haystacks for `entries`.
-    pub fn new(entries: &[DeviceEntry]) -> Self {
+    pub fn new(entries: &[PickerDevice]) -> Self {
         let haystacks = entries
             .iter()
             .map(|e| Utf32String::from(haystack(e)))
@@ -110,24 +110,15 @@ fn narrows_monotonically(earlier: &str, query: &str) -> bool {
 }
 
 /// The text a device is searched by: name first (it scores best), then ids and tag values.
-fn haystack(entry: &DeviceEntry) -> String {
-    let d = &entry.device;
-    let mut parts: Vec<&str> = vec![&d.name, &d.sim_id];
-    parts.extend(d.imsi.as_deref());
-    parts.extend(d.group_id.as_deref());
-    parts.extend(
-        d.tags
-            .iter()
-            .filter(|(k, _)| k.as_str() != "name")
-            .map(|(_, v)| v.as_str()),
-    );
-    parts.join(" ")
+fn haystack(d: &PickerDevice) -> String {
+    [d.name.as_str(), &d.sim_id, &d.imsi, &d.group, &d.tag_values].join(" ")
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::device::Device;
+    use crate::messages::DeviceEntry;
     use crate::soracom::TagSet;
     use rstest::rstest;
 
@@ -136,13 +127,13 @@ pub(crate) mod tests {
         name: &str,
         online: bool,
         tags: &[(&str, &str)],
-    ) -> DeviceEntry {
+    ) -> PickerDevice {
         let mut all = TagSet::new();
         all.insert("name".into(), name.into());
         for (k, v) in tags {
             all.insert((*k).into(), (*v).into());
         }
-        DeviceEntry {
+        let entry = DeviceEntry {
             device: Device {
                 sim_id: sim_id.into(),
                 imsi: Some(format!("4401{sim_id}")),
@@ -156,10 +147,11 @@ pub(crate) mod tests {
                 ue_ip_address: None,
             },
             mappings: vec![],
-        }
+        };
+        PickerDevice::from(&entry)
     }
 
-    fn fleet() -> Vec<DeviceEntry> {
+    fn fleet() -> Vec<PickerDevice> {
         vec![
             entry("111", "kiosk-osaka-01", true, &[("site", "osaka")]),
             entry("222", "kiosk-tokyo-07", true, &[("site", "tokyo")]),

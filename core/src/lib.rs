@@ -7,6 +7,7 @@ pub mod filter;
 pub mod guide;
 pub mod messages;
 pub mod picker;
+pub mod picker_feed;
 pub mod plugin_config;
 pub mod resolve;
 pub mod sanitize;

@@ -2,9 +2,9 @@
 //! multi-select, scrolling and per-device connection progress. Pure: the Zellij plugin maps
 //! keys and mouse events in and turns [`PickerIntent`]s into Zellij calls.
 
-use crate::device::{format_age, format_duration, Device};
+use crate::device::{format_age, format_duration};
 use crate::filter::DeviceFilter;
-use crate::messages::DeviceEntry;
+use crate::picker_feed::PickerDevice;
 use crate::sanitize::for_terminal;
 use std::collections::{BTreeMap, BTreeSet};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -71,7 +71,7 @@ pub enum Progress {
 /// The picker: device list, filter, selection and viewport.
 pub struct Picker {
     /// Devices in display order (online first, then name).
-    entries: Vec<DeviceEntry>,
+    entries: Vec<PickerDevice>,
     /// Search index over `entries`.
     filter: DeviceFilter,
     /// The filter text typed so far.
@@ -96,7 +96,7 @@ pub struct Picker {
 
 impl Picker {
     /// A picker over `entries`, showing every device.
-    pub fn new(entries: Vec<DeviceEntry>, online_only: bool) -> Self {
+    pub fn new(entries: Vec<PickerDevice>, online_only: bool) -> Self {
         let mut picker = Picker {
             entries: Vec::new(),
             filter: DeviceFilter::new(&[]),
@@ -116,23 +116,19 @@ impl Picker {
 
     /// Replaces the device list (e.g. after a background refresh), keeping the filter, the
     /// selection (of devices still present) and the highlighted device where possible.
-    pub fn set_devices(&mut self, mut entries: Vec<DeviceEntry>) {
+    pub fn set_devices(&mut self, mut entries: Vec<PickerDevice>) {
         let highlighted = self.highlighted().map(|d| d.sim_id.clone());
-        entries.sort_by(|a, b| Device::display_order(&a.device, &b.device));
+        entries.sort_by(PickerDevice::display_order);
         self.filter = DeviceFilter::new(&entries);
         self.entries = entries;
-        let present: BTreeSet<&str> = self
-            .entries
-            .iter()
-            .map(|e| e.device.sim_id.as_str())
-            .collect();
+        let present: BTreeSet<&str> = self.entries.iter().map(|e| e.sim_id.as_str()).collect();
         self.selected.retain(|s| present.contains(s.as_str()));
         self.recompute_visible();
         if let Some(id) = highlighted {
             if let Some(pos) = self
                 .visible
                 .iter()
-                .position(|&i| self.entries[i].device.sim_id == id)
+                .position(|&i| self.entries[i].sim_id == id)
             {
                 self.cursor = pos;
             }
@@ -205,15 +201,13 @@ impl Picker {
     }
 
     /// The device under the highlight.
-    pub fn highlighted(&self) -> Option<&Device> {
-        self.visible
-            .get(self.cursor)
-            .map(|&i| &self.entries[i].device)
+    pub fn highlighted(&self) -> Option<&PickerDevice> {
+        self.visible.get(self.cursor).map(|&i| &self.entries[i])
     }
 
     /// Looks a device up by SIM id.
-    pub fn device(&self, sim_id: &str) -> Option<&DeviceEntry> {
-        self.entries.iter().find(|e| e.device.sim_id == sim_id)
+    pub fn device(&self, sim_id: &str) -> Option<&PickerDevice> {
+        self.entries.iter().find(|e| e.sim_id == sim_id)
     }
 
     /// The filter text.
@@ -258,17 +252,15 @@ impl Picker {
 
     fn row_view(
         &self,
-        entry: &DeviceEntry,
+        d: &PickerDevice,
         highlighted: bool,
         columns: &Columns,
         now_ms: i64,
     ) -> RowView {
-        let d = &entry.device;
-        let live = entry.mappings.iter().filter_map(|m| m.expires_at).max();
-        let mapping = match (entry.mappings.is_empty(), live) {
-            (true, _) => String::new(),
-            (false, Some(t)) => format!("⇄ {}", format_duration((t - now_ms) / 1000)),
-            (false, None) => "⇄".into(),
+        let mapping = match (d.has_mapping, d.mapping_expires) {
+            (false, _) => String::new(),
+            (true, Some(t)) => format!("⇄ {}", format_duration((t - now_ms) / 1000)),
+            (true, None) => "⇄".into(),
         };
         let status = match self.progress.get(&d.sim_id) {
             Some(Progress::Connecting) => "connecting…".to_string(),
@@ -286,7 +278,7 @@ impl Picker {
             if d.online { "●" } else { "○" }.to_string(),
             for_terminal(d.label()),
             short_sim_id(&d.sim_id),
-            for_terminal(d.group_id.as_deref().unwrap_or("-")),
+            for_terminal(if d.group.is_empty() { "-" } else { &d.group }),
             format_age(d.last_seen, now_ms),
             mapping,
             status,
@@ -315,7 +307,7 @@ impl Picker {
             .filter
             .matching(&self.query)
             .into_iter()
-            .filter(|&i| !online_only || entries[i].device.online)
+            .filter(|&i| !online_only || entries[i].online)
             .collect();
         self.cursor = self.cursor.min(self.visible.len().saturating_sub(1));
     }
@@ -347,7 +339,7 @@ impl Picker {
         let ids: Vec<String> = self
             .visible
             .iter()
-            .map(|&i| self.entries[i].device.sim_id.clone())
+            .map(|&i| self.entries[i].sim_id.clone())
             .collect();
         if ids.iter().all(|id| self.selected.contains(id)) {
             for id in &ids {
@@ -369,7 +361,7 @@ impl Picker {
             // Keep display order, not selection order, so panes open in the order shown.
             self.entries
                 .iter()
-                .map(|e| &e.device.sim_id)
+                .map(|e| &e.sim_id)
                 .filter(|id| self.selected.contains(*id))
                 .cloned()
                 .collect()
@@ -504,7 +496,9 @@ pub fn wrap_to_width(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = indent.clone();
     for word in text.split_whitespace() {
-        let needed = UnicodeWidthStr::width(line.as_str()) + usize::from(line.trim().len() > 0) + UnicodeWidthStr::width(word);
+        let needed = UnicodeWidthStr::width(line.as_str())
+            + usize::from(line.trim().len() > 0)
+            + UnicodeWidthStr::width(word);
         if needed > width && !line.trim().is_empty() {
             lines.push(std::mem::replace(&mut line, indent.clone()));
         }
@@ -739,7 +733,9 @@ mod tests {
     fn wraps(#[case] text: &str, #[case] width: usize, #[case] expected: &[&str]) {
         let lines = wrap_to_width(text, width);
         assert_eq!(lines, expected);
-        assert!(lines.iter().all(|l| UnicodeWidthStr::width(l.as_str()) <= width));
+        assert!(lines
+            .iter()
+            .all(|l| UnicodeWidthStr::width(l.as_str()) <= width));
     }
 
     #[test]

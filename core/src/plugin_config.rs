@@ -81,12 +81,12 @@ impl PluginConfig {
 
     /// The device list from napsh's cache only (instant first paint; no API call).
     pub fn cached_devices_argv(&self) -> Vec<String> {
-        self.helper_argv(&["devices", "--json", "--cache-only"])
+        self.helper_argv(&["devices", "--picker", "--cache-only"])
     }
 
     /// A fresh device list from the API.
     pub fn refresh_devices_argv(&self) -> Vec<String> {
-        self.helper_argv(&["devices", "--json", "--refresh"])
+        self.helper_argv(&["devices", "--picker", "--refresh"])
     }
 
     /// Ensures a mapping for one device, reserved for the session pane that follows.

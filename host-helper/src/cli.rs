@@ -162,6 +162,10 @@ pub struct DevicesArgs {
     /// JSON array of devices instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The compact line feed the Zellij picker reads (napsh_core::picker_feed), instead of a
+    /// table; failures are still reported as JSON.
+    #[arg(long, hide = true, conflicts_with = "json")]
+    pub picker: bool,
     /// Ask the API even when the cached list is fresh.
     #[arg(long, conflicts_with = "cache_only")]
     pub refresh: bool,

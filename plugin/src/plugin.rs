@@ -6,7 +6,8 @@ mod keys;
 mod panes;
 mod screens;
 
-use napsh_core::messages::{ConnectResult, DeviceEntry, ErrorEnvelope, GuideReport};
+use napsh_core::messages::{ConnectResult, ErrorEnvelope, GuideReport};
+use napsh_core::picker_feed;
 use napsh_core::picker::{Picker, PickerIntent, Progress};
 use napsh_core::plugin_config::PluginConfig;
 use napsh_core::sanitize::bytes_for_terminal;
@@ -204,7 +205,8 @@ impl State {
     }
 
     fn on_devices(&mut self, code: Option<i32>, stdout: &[u8], stderr: &[u8], is_refresh: bool) -> bool {
-        match (code, serde_json::from_slice::<Vec<DeviceEntry>>(stdout)) {
+        let feed = std::str::from_utf8(stdout).map_err(|e| e.to_string()).and_then(picker_feed::decode);
+        match (code, feed) {
             (Some(0), Ok(entries)) => {
                 self.picker.set_devices(entries);
                 if is_refresh {

@@ -15,7 +15,9 @@ pub async fn run(app: &App, args: DevicesArgs) -> Result<i32> {
         .filter(|e| !args.online || e.device.online)
         .filter(|e| args.filter.as_deref().is_none_or(|f| matches_filter(e, f)))
         .collect();
-    if args.json {
+    if args.picker {
+        print!("{}", napsh_core::picker_feed::encode(&entries));
+    } else if args.json {
         output::json(&entries);
     } else if entries.is_empty() {
         output::note("no devices match");

@@ -53,7 +53,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
 /// Whether the command prints JSON (errors then go to stdout as an envelope).
 pub fn wants_json(command: &Command) -> bool {
     match command {
-        Command::Devices(a) => a.json,
+        Command::Devices(a) => a.json || a.picker,
         Command::Connect(a) => a.json,
         Command::Mappings(a) => a.json,
         Command::Guide(a) => a.json,

@@ -497,7 +497,7 @@ pub fn wrap_to_width(text: &str, width: usize) -> Vec<String> {
     let mut line = indent.clone();
     for word in text.split_whitespace() {
         let needed = UnicodeWidthStr::width(line.as_str())
-            + usize::from(line.trim().len() > 0)
+            + usize::from(!line.trim().is_empty())
             + UnicodeWidthStr::width(word);
         if needed > width && !line.trim().is_empty() {
             lines.push(std::mem::replace(&mut line, indent.clone()));

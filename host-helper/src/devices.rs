@@ -41,6 +41,18 @@ pub fn read_cache(path: &std::path::Path) -> Option<CachedList> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The entry of `sim_id` in the cached list when that list is fresh (younger than the TTL).
+pub fn fresh_cached_entry(app: &App, client: &Client, sim_id: &str) -> Option<DeviceEntry> {
+    let cached = read_cache(&cache_path(app, client))?;
+    if now_ms() - cached.fetched_at_ms >= CACHE_TTL_MS {
+        return None;
+    }
+    cached
+        .entries
+        .into_iter()
+        .find(|e| e.device.sim_id == sim_id)
+}
+
 /// Fetches SIMs and mappings, builds the list and refreshes the cache.
 pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let (sims, maps) = tokio::try_join!(
@@ -251,6 +263,7 @@ mod tests {
             keep: false,
             created_at_ms: 0,
             expires_at_ms: None,
+            source: None,
         }];
         let entries = build_entries(&sims, &maps, &owned, "k", 100);
         assert_eq!(entries[0].device.sim_id, "2", "online first");

@@ -142,7 +142,11 @@ pub async fn ensure(
     known: &[PortMapping],
 ) -> Result<Ensured> {
     let key = client.profile().cache_key();
-    if let Some(m) = find_reusable(known, want, now_ms()) {
+    let recorded = known_reusable(registry, &key, want);
+    if let Some(m) = recorded
+        .as_ref()
+        .or_else(|| find_reusable(known, want, now_ms()))
+    {
         tracing::info!(ip = %m.ip_address, port = m.port, "reusing a mapping");
         if let Holder::Session(owner) = &want.holder {
             registry.adopt(&key, &m.ip_address, m.port, owner.clone())?;
@@ -167,6 +171,7 @@ pub async fn ensure(
         keep: want.holder == Holder::Kept,
         created_at_ms: mapping.created_time.unwrap_or_else(now_ms),
         expires_at_ms: mapping.expired_time,
+        source: Some(want.source.to_string()),
     };
     if let Err(e) = registry.add(entry) {
         let _ = delete(client, &mapping.ip_address, mapping.port).await;
@@ -175,6 +180,39 @@ pub async fn ensure(
     Ok(Ensured {
         mapping,
         reused: false,
+    })
+}
+
+/// A mapping napsh itself created for this device and port, allowing `source` and not about
+/// to expire: reusable without asking the API (its address, port and expiry are recorded).
+pub fn known_reusable(registry: &Registry, profile_key: &str, want: &Want) -> Option<PortMapping> {
+    let horizon = now_ms() + REUSE_MARGIN_MS;
+    let source = want.source.to_string();
+    let entries = registry.entries().ok()?;
+    let entry = entries.into_iter().find(|e| {
+        e.profile_key == profile_key
+            && e.sim_id == want.sim.sim_id
+            && e.device_port == want.device_port
+            && e.source.as_deref() == Some(source.as_str())
+            && e.expires_at_ms.is_some_and(|t| t > horizon)
+    })?;
+    Some(PortMapping {
+        ip_address: entry.ip_address.clone(),
+        port: entry.port,
+        endpoint: Some(format!("{}:{}", entry.ip_address, entry.port)),
+        destination: PortMappingDestination {
+            port: entry.device_port,
+            sim_id: Some(entry.sim_id.clone()),
+            ..Default::default()
+        },
+        sim_id: Some(entry.sim_id),
+        source: Some(PortMappingSource {
+            ip_ranges: vec![source],
+        }),
+        created_time: Some(entry.created_at_ms),
+        expired_time: entry.expires_at_ms,
+        tls_required: Some(false),
+        ..Default::default()
     })
 }
 

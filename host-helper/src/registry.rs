@@ -69,6 +69,9 @@ pub struct Entry {
     pub created_at_ms: i64,
     /// Expiry (unix ms).
     pub expires_at_ms: Option<i64>,
+    /// The source range it allows (CIDR), as created.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 impl Entry {
@@ -248,6 +251,7 @@ mod tests {
             keep,
             created_at_ms: 0,
             expires_at_ms: Some(10_000),
+            source: None,
         }
     }
 

@@ -14,8 +14,9 @@ use crate::api::Client;
 use crate::app::App;
 use crate::cli::{Cli, Command, MappingOpts};
 use crate::config::validate_duration;
+use crate::devices::fresh_cached_entry;
 use crate::error;
-use crate::mappings::{delete, ensure, offline_error, Ensured, Holder, Want};
+use crate::mappings::{delete, ensure, known_reusable, offline_error, Ensured, Holder, Want};
 use crate::output;
 use crate::registry::{Owner, Release};
 use anyhow::Result;
@@ -111,7 +112,11 @@ fn known_source(app: &App) -> Option<String> {
         .map(|n| n.to_string())
 }
 
-/// Fresh SIM → online check → reuse or create, held by this session (or kept with --keep).
+/// Reuse or create a mapping for `device`, asking the API as little as possible:
+/// a mapping napsh recorded (live, allowing our source) costs no call; otherwise the device's
+/// state comes from this process's fresh listing, else the fresh device cache, else the API;
+/// a device the fresh cache shows online and without mappings is created at once (1 call).
+/// A device that went offline since is caught when ssh fails (see `ssh::diagnose`).
 pub(super) async fn ensure_for(
     app: &App,
     client: &Client,
@@ -121,21 +126,47 @@ pub(super) async fn ensure_for(
     source: ipnet::IpNet,
     holder: Holder,
 ) -> Result<Ensured> {
-    // When this process has just listed the fleet (to resolve the device), that listing is
-    // the fresh SIM and mapping state: no need to ask again.
-    let sim: Sim = app.fresh_sim(client, &device.sim_id).await?;
-    if !sim.session_status.as_ref().is_some_and(|s| s.online) {
-        return Err(offline_error(device.label()));
-    }
-    let known = app.fresh_mappings(client).await?;
-    let want = Want {
-        sim,
+    let registry = app.registry();
+    let mut want = Want {
+        sim: sim_of(device),
         device_port: port,
         duration_secs: secs,
         source,
         holder,
     };
-    ensure(client, &app.registry(), &want, &known).await
+    if known_reusable(&registry, &client.profile().cache_key(), &want).is_some() {
+        return ensure(client, &registry, &want, &[]).await;
+    }
+    let known = match (
+        app.snapshot(),
+        fresh_cached_entry(app, client, &device.sim_id),
+    ) {
+        (None, Some(entry)) if entry.device.online && entry.mappings.is_empty() => Vec::new(),
+        _ => {
+            want.sim = app.fresh_sim(client, &device.sim_id).await?;
+            if !want.sim.session_status.as_ref().is_some_and(|s| s.online) {
+                return Err(offline_error(device.label()));
+            }
+            app.fresh_mappings(client).await?
+        }
+    };
+    ensure(client, &registry, &want, &known).await
+}
+
+/// A SIM as far as the device model knows it (id, IMSI, online): enough to create a mapping
+/// and to recognise mappings that target it.
+fn sim_of(device: &Device) -> Sim {
+    Sim {
+        sim_id: device.sim_id.clone(),
+        session_status: Some(napsh_core::soracom::SessionStatus {
+            online: device.online,
+            imsi: device.imsi.clone(),
+            ..Default::default()
+        }),
+        tags: device.tags.clone(),
+        group_id: device.group_id.clone(),
+        ..Default::default()
+    }
 }
 
 /// The session ended: release the mapping and delete it when this was its last user.

@@ -97,25 +97,46 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
                 &format!("napsh known-hosts reset {}", device.sim_id),
             )
         } else {
-            NapshError::new(
-                ErrorKind::Ssh,
-                format!("ssh to {label} failed (exit 255; see ssh's message above)"),
-            )
-            .hint(format!(
-                "run `napsh doctor {}` to find the failing step",
-                device.sim_id
-            ))
-            .into()
+            diagnose(&client, &device).await
         };
         let code = report(app, &device, port, &user, &err);
-        // A host-key change is napsh's own verdict; otherwise keep ssh's code.
-        return Ok(if error::kind_of(&err) == ErrorKind::HostKeyChanged {
-            code
-        } else {
-            255
-        });
+        // A changed host key or an offline device is napsh's own verdict; otherwise keep
+        // ssh's code.
+        return Ok(
+            if matches!(
+                error::kind_of(&err),
+                ErrorKind::HostKeyChanged | ErrorKind::Offline
+            ) {
+                code
+            } else {
+                255
+            },
+        );
     }
     Ok(outcome.signal.map(exit_code).unwrap_or(outcome.code))
+}
+
+/// Why ssh could not connect, when it was not the host key: napsh may have trusted a cached
+/// "online" that is no longer true, so the SIM is asked once; otherwise ssh's own message
+/// (printed above) stands and `napsh doctor` finds the failing step.
+async fn diagnose(client: &crate::api::Client, device: &Device) -> anyhow::Error {
+    let label = for_terminal(device.label());
+    let sim: Result<napsh_core::soracom::Sim> =
+        client.get(&format!("/sims/{}", device.sim_id), &[]).await;
+    if let Ok(sim) = sim {
+        if !sim.session_status.as_ref().is_some_and(|s| s.online) {
+            return crate::mappings::offline_error(device.label());
+        }
+    }
+    NapshError::new(
+        ErrorKind::Ssh,
+        format!("ssh to {label} failed (exit 255; see ssh's message above)"),
+    )
+    .hint(format!(
+        "run `napsh doctor {}` to find the failing step",
+        device.sim_id
+    ))
+    .into()
 }
 
 /// Prints a failure with the manual guide and records it; returns the exit code.

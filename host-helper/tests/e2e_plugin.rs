@@ -136,3 +136,27 @@ fn offline_device_gets_the_guide() {
     zellij.send_keys(&["Escape"]);
     zellij.wait_for_screen("Filter:", WAIT).unwrap();
 }
+
+#[test]
+fn a_session_that_cannot_connect_gets_the_guide() {
+    // "evil-…red" is online but nothing answers SSH behind its mapping: the pane's napsh ssh
+    // fails with ssh's 255, and the picker comes back with that device's guide.
+    let (env, zellij) = start();
+    open_picker(&zellij);
+    zellij.type_text("evil");
+    zellij.wait_for_screen("1 shown", WAIT).unwrap();
+    zellij.send_keys(&["Enter"]);
+    let screen = zellij
+        .wait_for_screen("Cannot connect to evil-\\e[31mred", WAIT)
+        .unwrap();
+    assert!(
+        screen.contains("ssh to evil-\\e[31mred failed"),
+        "the reason is missing:\n{screen}"
+    );
+    assert!(screen.contains("<r> retry"), "{screen}");
+    assert!(
+        env.wait_until(30, || env.mappings().is_empty()),
+        "the failed session's mapping must be deleted: {:?}",
+        env.mappings()
+    );
+}

@@ -174,18 +174,25 @@ impl ZellijSession {
 
     /// `zellij action ARGS…` against this session; its stdout.
     pub fn action(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("zellij")
-            .envs(self.env.iter().cloned())
-            .args(["--session", &self.session, "action"])
-            .args(args)
-            .output()
-            .context("running zellij action")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "zellij action {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        // A busy server (2 cores, parallel tests) occasionally misses the CLI's connection and
+        // the CLI says "There is no active session!": ask again a few times before failing.
+        let mut last_error = String::new();
+        for attempt in 0..4 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            let out = Command::new("zellij")
+                .envs(self.env.iter().cloned())
+                .args(["--session", &self.session, "action"])
+                .args(args)
+                .output()
+                .context("running zellij action")?;
+            if out.status.success() {
+                return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+            }
+            last_error = String::from_utf8_lossy(&out.stderr).into_owned();
+        }
+        bail!("zellij action {args:?} failed: {last_error}")
     }
 
     /// Every pane of the session, as `list-panes --json` reports them.

@@ -14,3 +14,8 @@ pub mod sanitize;
 pub mod soracom;
 
 pub use device::Device;
+pub mod audit;
+pub mod authorized_keys;
+pub mod fanout;
+pub mod journal;
+pub mod targets;

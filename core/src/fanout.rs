@@ -1,0 +1,270 @@
+//! Presenting a command run on many devices at once (`napsh exec`): per-device labels
+//! (sanitised, unique, padded for alignment), splitting output into lines (partial lines
+//! kept until complete), the summary line, safe log file names and the exit code.
+
+use crate::sanitize::{for_terminal, truncate};
+use serde::{Deserialize, Serialize};
+use unicode_width::UnicodeWidthStr;
+
+/// `napsh exec` exits with this code when at least one device failed (offline, unreachable,
+/// or its command exited non-zero).
+pub const SOME_FAILED_EXIT: i32 = 1;
+/// Longest label shown in a line prefix (characters).
+pub const LABEL_MAX_CHARS: usize = 32;
+/// A line longer than this many bytes without a newline is emitted in pieces.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// What the caller knows about one target when building labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelSource<'a> {
+    /// Name tag (untrusted; may be empty).
+    pub name: &'a str,
+    /// SIM id.
+    pub sim_id: &'a str,
+}
+
+/// One display label per target: the sanitised name (or SIM id when unnamed), cut to
+/// [`LABEL_MAX_CHARS`]; labels that would collide get their SIM id appended.
+pub fn labels(targets: &[LabelSource<'_>]) -> Vec<String> {
+    let base: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            let raw = if t.name.is_empty() { t.sim_id } else { t.name };
+            truncate(&for_terminal(raw), LABEL_MAX_CHARS)
+        })
+        .collect();
+    base.iter()
+        .zip(targets)
+        .map(|(label, t)| {
+            if base.iter().filter(|b| *b == label).count() > 1 {
+                format!("{label}@{}", for_terminal(t.sim_id))
+            } else {
+                label.clone()
+            }
+        })
+        .collect()
+}
+
+/// The line prefix of every label: `[label]` padded with spaces so that output starts in the
+/// same column for every device, followed by one space.
+pub fn prefixes(labels: &[String]) -> Vec<String> {
+    let width = labels.iter().map(|l| l.width()).max().unwrap_or(0);
+    labels
+        .iter()
+        .map(|l| format!("[{l}]{} ", " ".repeat(width - l.width())))
+        .collect()
+}
+
+/// Splits a byte stream into lines; bytes after the last newline wait for the next chunk.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    /// Bytes of the line not yet terminated.
+    pending: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Adds a chunk; returns the lines it completed, without their `\n` (a `\r` before it
+    /// is kept). A line reaching [`MAX_LINE_BYTES`] is returned in pieces.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
+        let mut lines = Vec::new();
+        for &b in chunk {
+            if b == b'\n' {
+                lines.push(std::mem::take(&mut self.pending));
+            } else {
+                self.pending.push(b);
+                if self.pending.len() >= MAX_LINE_BYTES {
+                    lines.push(std::mem::take(&mut self.pending));
+                }
+            }
+        }
+        lines
+    }
+
+    /// The unterminated rest at end of stream, if any.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        (!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending))
+    }
+}
+
+/// `prefix` + `line` + `\n`, ready to write in one call (so lines of devices never mix).
+pub fn prefixed_line(prefix: &str, line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(prefix.len() + line.len() + 1);
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(line);
+    out.push(b'\n');
+    out
+}
+
+/// How one device's run ended, as `napsh exec --json` prints it (one line per device).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecResult {
+    /// Device name tag (untrusted; JSON-escaped only).
+    pub name: String,
+    /// SIM id.
+    pub sim_id: String,
+    /// Whether the remote command ran and exited 0.
+    pub ok: bool,
+    /// The remote command's exit code, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Why it failed, in a few words (`offline`, `exit 3`, `ssh failed`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The napsh error kind, when napsh (not the command) failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<crate::messages::ErrorKind>,
+}
+
+/// `"N succeeded, M failed: a (reason), b (reason)"`; `labels` and `results` are parallel.
+/// Reasons are sanitised here.
+pub fn summary(labels: &[String], results: &[ExecResult]) -> String {
+    let failed: Vec<String> = labels
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| !r.ok)
+        .map(|(l, r)| {
+            format!(
+                "{l} ({})",
+                for_terminal(r.reason.as_deref().unwrap_or("failed"))
+            )
+        })
+        .collect();
+    let ok = results.len() - failed.len();
+    if failed.is_empty() {
+        return format!("{ok} succeeded, 0 failed");
+    }
+    format!("{ok} succeeded, {} failed: {}", failed.len(), failed.join(", "))
+}
+
+/// The exit code of a fan-out: 0 when every device succeeded, else [`SOME_FAILED_EXIT`].
+pub fn exit_code(results: &[ExecResult]) -> i32 {
+    if results.iter().all(|r| r.ok) {
+        0
+    } else {
+        SOME_FAILED_EXIT
+    }
+}
+
+/// A file name stem for a device's logs that is safe whatever the name tag holds: ASCII
+/// letters, digits, `-`, `_` and `.` kept (others become `_`), no leading dot, at most 40
+/// characters, then `_` and the SIM id's safe form (unique per device).
+pub fn log_file_stem(name: &str, sim_id: &str) -> String {
+    let safe = |s: &str, max: usize| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(max)
+            .collect::<String>()
+            .trim_start_matches('.')
+            .to_string()
+    };
+    let name = safe(name, 40);
+    let sim = safe(sim_id, 40);
+    if name.is_empty() {
+        sim
+    } else {
+        format!("{name}_{sim}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn src<'a>(name: &'a str, sim_id: &'a str) -> LabelSource<'a> {
+        LabelSource { name, sim_id }
+    }
+
+    #[test]
+    fn labels_are_sanitised_unique_and_fall_back_to_sim_id() {
+        let got = labels(&[
+            src("a\x1b[31mred", "1"),
+            src("", "8981"),
+            src("twin", "2"),
+            src("twin", "3"),
+            src(&"x".repeat(100), "4"),
+        ]);
+        assert_eq!(got[0], "a\\e[31mred");
+        assert_eq!(got[1], "8981");
+        assert_eq!(got[2], "twin@2");
+        assert_eq!(got[3], "twin@3");
+        assert_eq!(got[4].chars().count(), LABEL_MAX_CHARS);
+    }
+
+    #[test]
+    fn prefixes_align_by_display_width() {
+        let p = prefixes(&["a".into(), "東京".into(), "abc".into()]);
+        assert_eq!(p, ["[a]    ", "[東京] ", "[abc]  "]);
+    }
+
+    #[test]
+    fn splitter_keeps_partial_lines_until_complete() {
+        let mut s = LineSplitter::default();
+        assert_eq!(s.push(b"hel"), Vec::<Vec<u8>>::new());
+        assert_eq!(s.push(b"lo\nwor"), vec![b"hello".to_vec()]);
+        assert_eq!(s.push(b"ld\n\nx"), vec![b"world".to_vec(), b"".to_vec()]);
+        assert_eq!(s.finish(), Some(b"x".to_vec()));
+        assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn splitter_cuts_endless_lines() {
+        let mut s = LineSplitter::default();
+        let lines = s.push(&vec![b'a'; MAX_LINE_BYTES + 10]);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(s.finish().map(|r| r.len()), Some(10));
+    }
+
+    #[test]
+    fn prefixed_line_is_one_buffer() {
+        assert_eq!(prefixed_line("[a] ", b"x"), b"[a] x\n");
+    }
+
+    fn result(ok: bool, reason: Option<&str>) -> ExecResult {
+        ExecResult {
+            name: "n".into(),
+            sim_id: "s".into(),
+            ok,
+            exit_code: None,
+            reason: reason.map(Into::into),
+            error_kind: None,
+        }
+    }
+
+    #[test]
+    fn summary_names_failures_with_reasons() {
+        let labels: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let results = [
+            result(true, None),
+            result(false, Some("offline")),
+            result(false, Some("exit 3\x1b")),
+        ];
+        assert_eq!(
+            summary(&labels, &results),
+            "1 succeeded, 2 failed: b (offline), c (exit 3\\e)"
+        );
+        assert_eq!(exit_code(&results), SOME_FAILED_EXIT);
+        assert_eq!(summary(&labels[..1], &results[..1]), "1 succeeded, 0 failed");
+        assert_eq!(exit_code(&results[..1]), 0);
+    }
+
+    #[rstest]
+    #[case::plain("kiosk-12", "8981", "kiosk-12_8981")]
+    #[case::traversal("../../etc/passwd", "8981", "_.._etc_passwd_8981")]
+    #[case::hidden(".bashrc", "1", "bashrc_1")]
+    #[case::control("a\x1b[2J/b", "1", "a__2J_b_1")]
+    #[case::unnamed("", "8981", "8981")]
+    #[case::unicode("東京", "1", "___1")]
+    fn log_file_stems_are_safe(#[case] name: &str, #[case] sim: &str, #[case] want: &str) {
+        let stem = log_file_stem(name, sim);
+        assert_eq!(stem, want);
+        assert!(!stem.contains('/') && !stem.starts_with('.'));
+    }
+}

@@ -15,7 +15,10 @@ pub fn page_query(imsi: &str, page_limit: usize, cursor: Option<&str>) -> Vec<(S
     let mut q = vec![
         ("resource_type".to_string(), "Subscriber".to_string()),
         ("resource_id".to_string(), imsi.to_string()),
-        ("limit".to_string(), page_limit.clamp(1, MAX_PAGE).to_string()),
+        (
+            "limit".to_string(),
+            page_limit.clamp(1, MAX_PAGE).to_string(),
+        ),
     ];
     if let Some(c) = cursor {
         q.push(("last_evaluated_key".to_string(), c.to_string()));

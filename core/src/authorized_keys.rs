@@ -86,7 +86,7 @@ impl PublicKey {
 fn looks_like_blob(blob: &str) -> bool {
     let body = blob.trim_end_matches('=');
     blob.len() >= 16
-        && blob.len() % 4 == 0
+        && blob.len() & 3 == 0
         && blob.len() - body.len() <= 2
         && body
             .bytes()
@@ -223,7 +223,10 @@ mod tests {
     #[case::empty("", "one public key line")]
     #[case::junk("ssh-ed25519 notbase64!!", "not an OpenSSH public key")]
     #[case::short_blob("ssh-rsa AAAA", "not an OpenSSH")]
-    #[case::options("no-pty ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIFtcFJXPZE24fSG54NGVBRa4+6kYx0mAmyGYJgunqxXB", "options")]
+    #[case::options(
+        "no-pty ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIFtcFJXPZE24fSG54NGVBRa4+6kYx0mAmyGYJgunqxXB",
+        "options"
+    )]
     fn bad_key_files_are_refused(#[case] text: &str, #[case] why: &str) {
         let err = parse_public_key_file(text).unwrap_err();
         assert!(err.contains(why), "{err}");

@@ -116,6 +116,25 @@ pub struct ExecResult {
     pub error_kind: Option<crate::messages::ErrorKind>,
 }
 
+/// A failure kind in a few words, for the summary line.
+pub fn short_reason(kind: crate::messages::ErrorKind) -> &'static str {
+    use crate::messages::ErrorKind as K;
+    match kind {
+        K::Offline => "offline",
+        K::HostKeyChanged => "host key changed",
+        K::Ssh => "ssh failed",
+        K::PermissionDenied => "permission denied",
+        K::RateLimited => "rate limited",
+        K::NotFound => "not found",
+        K::Timeout => "timed out",
+        K::Network => "network error",
+        K::NoCredentials | K::AuthFailed => "credentials",
+        K::Config | K::UnknownDevice | K::AmbiguousDevice => "configuration",
+        K::Api => "API error",
+        K::Internal => "internal error",
+    }
+}
+
 /// `"N succeeded, M failed: a (reason), b (reason)"`; `labels` and `results` are parallel.
 /// Reasons are sanitised here.
 pub fn summary(labels: &[String], results: &[ExecResult]) -> String {
@@ -134,7 +153,11 @@ pub fn summary(labels: &[String], results: &[ExecResult]) -> String {
     if failed.is_empty() {
         return format!("{ok} succeeded, 0 failed");
     }
-    format!("{ok} succeeded, {} failed: {}", failed.len(), failed.join(", "))
+    format!(
+        "{ok} succeeded, {} failed: {}",
+        failed.len(),
+        failed.join(", ")
+    )
 }
 
 /// The exit code of a fan-out: 0 when every device succeeded, else [`SOME_FAILED_EXIT`].
@@ -251,8 +274,18 @@ mod tests {
             "1 succeeded, 2 failed: b (offline), c (exit 3\\e)"
         );
         assert_eq!(exit_code(&results), SOME_FAILED_EXIT);
-        assert_eq!(summary(&labels[..1], &results[..1]), "1 succeeded, 0 failed");
+        assert_eq!(
+            summary(&labels[..1], &results[..1]),
+            "1 succeeded, 0 failed"
+        );
         assert_eq!(exit_code(&results[..1]), 0);
+    }
+
+    #[test]
+    fn reasons_are_short() {
+        use crate::messages::ErrorKind;
+        assert_eq!(short_reason(ErrorKind::Offline), "offline");
+        assert_eq!(short_reason(ErrorKind::Ssh), "ssh failed");
     }
 
     #[rstest]

@@ -217,7 +217,10 @@ mod tests {
         ] {
             assert!(line.contains(key), "{key} in {line}");
         }
-        assert!(!line.contains("error"), "absent fields are left out: {line}");
+        assert!(
+            !line.contains("error"),
+            "absent fields are left out: {line}"
+        );
         assert_eq!(parse(&line), vec![entry("kiosk", "8981", 0)]);
     }
 

@@ -47,7 +47,10 @@ impl fmt::Display for SelectError {
                 online_filtered: true,
             } => write!(f, "no online device matches {what}"),
             SelectError::Nothing { what, .. } => {
-                write!(f, "no device matches {what}; run `napsh devices` to list them")
+                write!(
+                    f,
+                    "no device matches {what}; run `napsh devices` to list them"
+                )
             }
         }
     }

@@ -108,6 +108,18 @@ Examples:
     /// Set up the Zellij device picker: install the plugin and its keybinding.
     #[command(subcommand)]
     Zellij(ZellijCommand),
+    /// Run a command on many devices at once; output lines prefixed with the device name.
+    #[command(after_help = EXEC_AFTER)]
+    Exec(ExecArgs),
+    /// Install your SSH public key on devices, or list the keys a device accepts.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Show napsh's local journal of sessions: who reached which device, when, how it ended.
+    #[command(after_help = HISTORY_AFTER)]
+    History(HistoryArgs),
+    /// Show Soracom's Napter audit log of a device (mappings created, connections, denials).
+    #[command(after_help = AUDIT_AFTER)]
+    Audit(AuditArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -316,4 +328,180 @@ Examples:
   napsh known-hosts path
   cat \"$(napsh known-hosts path)\"")]
     Path,
+}
+
+const EXEC_AFTER: &str = "\
+Targets: DEVICE… (name tag, SIM id or IMSI), or --all, --tag KEY=VALUE, --group ID; --online
+drops offline devices (without it, an offline device counts as failed). Up to --parallel
+devices run at once: a mapping is ensured (reused or created), the command runs through the
+system ssh (non-interactive; stdin is NOT forwarded: the command's stdin is empty), and the
+mapping napsh created is deleted when the device is done — also on Ctrl-C.
+
+Every output line is prefixed with [device]: remote stdout to stdout, remote stderr to stderr
+(with --json, both to stderr and one JSON result per device on stdout). A summary goes to
+stderr: \"N succeeded, M failed: name (reason), …\". --log-dir DIR also writes each device's
+raw output to DIR/<name>_<SIM id>.stdout and .stderr (0600, names made file-safe).
+
+Exit codes: 0 every device succeeded; 1 at least one failed (offline, unreachable, or its
+command exited non-zero); 130/143/129 interrupted; 2-6 the whole command failed before running.
+
+Examples:
+  napsh exec kiosk-12 kiosk-13 -- uptime
+  napsh exec --all --online -- systemctl is-active kiosk
+  napsh exec --tag role=camera --log-dir ./logs -- journalctl -n 50
+  napsh exec --group grp-osaka --parallel 4 --json -- df -h /";
+
+const HISTORY_AFTER: &str = "\
+The journal is $XDG_STATE_HOME/napsh/journal.jsonl (JSON lines, 0600, append-only): one line per
+session of `napsh ssh`, `exec` and `keys` with the local user, device name and SIM id, start,
+end and duration, the source range, the mapping (ip:port, created or reused), the kind and how
+it ended (exit code or error kind). It never holds a password or token.
+
+Examples:
+  napsh history
+  napsh history kiosk-12 --limit 5
+  napsh history --json";
+
+const AUDIT_AFTER: &str = "\
+Asks GET /v1/audit_logs/napter for the device's IMSI (resource_type=Subscriber), following
+pages (last_evaluated_key); the API answers newest first, napsh shows the newest --limit
+entries oldest first. Needs the AuditLog:getNapterAuditLogs permission.
+
+Examples:
+  napsh audit kiosk-12
+  napsh audit kiosk-12 --limit 200 --json";
+
+/// Which devices a fleet command targets (DEVICE…, --all, --tag or --group: exactly one).
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// Every device of the operator.
+    #[arg(long, group = "targets")]
+    pub all: bool,
+    /// Devices carrying this tag (exact value).
+    #[arg(long, value_name = "KEY=VALUE", group = "targets")]
+    pub tag: Option<String>,
+    /// Devices in this SIM group.
+    #[arg(long, value_name = "ID", group = "targets")]
+    pub group: Option<String>,
+    /// Only online devices (otherwise an offline device counts as failed).
+    #[arg(long)]
+    pub online: bool,
+    /// Devices handled at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
+    pub parallel: u16,
+    /// Remote user (default: config rules, else default_user, else pi).
+    #[arg(long, short = 'l')]
+    pub user: Option<String>,
+}
+
+/// `napsh exec`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("targets").required(true).multiple(false)))]
+pub struct ExecArgs {
+    /// Devices: name tag, SIM id or IMSI.
+    #[arg(value_name = "DEVICE", group = "targets")]
+    pub devices: Vec<String>,
+    /// Target selection.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Mapping options.
+    #[command(flatten)]
+    pub mapping: MappingOpts,
+    /// Also write each device's raw stdout/stderr to DIR/<name>_<SIM id>.stdout/.stderr.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<std::path::PathBuf>,
+    /// One JSON result per device on stdout (device output then goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// The command to run on every device.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `napsh keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Install your public key in the devices' ~/.ssh/authorized_keys (idempotent).
+    #[command(after_help = "\
+Logs in once per device with the configured password (a password_command rule; key auth works
+too) and appends the key to ~/.ssh/authorized_keys unless that key is already there: no
+duplicate on a second run, existing keys untouched, ~/.ssh 0700 and the file 0600. The key
+travels on ssh's stdin, never on a command line. Key: --key FILE, else ssh_public_key in the
+config, else the first of ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub. Targets and exit
+codes as for `napsh exec` (1 when a device failed).
+
+Examples:
+  napsh keys push kiosk-12
+  napsh keys push --tag role=kiosk --key ~/.ssh/fleet_ed25519.pub
+  napsh keys push --all --online --user admin")]
+    Push(KeysPushArgs),
+    /// List the keys in a device's ~/.ssh/authorized_keys: type, fingerprint, comment.
+    #[command(after_help = "\
+Examples:
+  napsh keys list kiosk-12
+  napsh keys list --json --user admin kiosk-12")]
+    List(KeysListArgs),
+}
+
+/// `napsh keys push`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("targets").required(true).multiple(false)))]
+pub struct KeysPushArgs {
+    /// Devices: name tag, SIM id or IMSI.
+    #[arg(value_name = "DEVICE", group = "targets")]
+    pub devices: Vec<String>,
+    /// Target selection.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Mapping options.
+    #[command(flatten)]
+    pub mapping: MappingOpts,
+    /// The public key file to install.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
+}
+
+/// `napsh keys list`.
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    /// Device: name tag, SIM id or IMSI.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+    /// Remote user.
+    #[arg(long, short = 'l')]
+    pub user: Option<String>,
+    /// Mapping options.
+    #[command(flatten)]
+    pub mapping: MappingOpts,
+    /// JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `napsh history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only sessions to this device (exact name tag or SIM id).
+    #[arg(value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// JSON array of journal entries instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Show the last N sessions.
+    #[arg(long, default_value_t = napsh_core::journal::DEFAULT_LIMIT, value_name = "N")]
+    pub limit: usize,
+}
+
+/// `napsh audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Device: name tag, SIM id or IMSI.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+    /// JSON array of audit entries (oldest first) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Show the newest N entries.
+    #[arg(long, default_value_t = napsh_core::audit::DEFAULT_LIMIT, value_name = "N")]
+    pub limit: usize,
 }

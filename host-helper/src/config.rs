@@ -68,6 +68,9 @@ pub struct Config {
     /// Per-device rules, first match per setting wins.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Public key `napsh keys push` installs (default: the first of ~/.ssh/id_ed25519.pub,
+    /// id_ecdsa.pub, id_rsa.pub); a leading `~/` means the home directory.
+    pub ssh_public_key: Option<String>,
 }
 
 fn default_duration() -> u64 {

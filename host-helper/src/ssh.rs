@@ -89,6 +89,48 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
     args
 }
 
+/// Starts `ssh args` with `env` added and the given standard streams.
+fn spawn(
+    args: &[String],
+    env: &[(String, String)],
+    stdin: Stdio,
+    stdout: Stdio,
+) -> Result<tokio::process::Child> {
+    tracing::info!(?args, "running ssh");
+    let child = tokio::process::Command::new("ssh")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            NapshError::new(ErrorKind::Ssh, format!("cannot run ssh: {e}"))
+                .hint("install the OpenSSH client and make sure `ssh` is on PATH")
+        })?;
+    Ok(child)
+}
+
+/// The exit code of a finished ssh (128+N when it died of signal N).
+fn code_of(status: std::io::Result<std::process::ExitStatus>) -> Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let status =
+        status.map_err(|e| NapshError::new(ErrorKind::Ssh, format!("waiting for ssh: {e}")))?;
+    Ok(status
+        .code()
+        .or_else(|| status.signal().map(crate::signals::exit_code))
+        .unwrap_or(255))
+}
+
+/// Sends `sig` to our child `pid` (plain kill(2)).
+fn signal_child(pid: Option<u32>, sig: i32) {
+    if let Some(pid) = pid {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(pid as i32, sig) };
+    }
+}
+
 /// Runs ssh with inherited stdin/stdout, stderr teed (to spot host-key failures), `env`
 /// added, and the signals napsh receives forwarded to it. Returns when ssh has exited.
 pub async fn run(
@@ -96,18 +138,7 @@ pub async fn run(
     env: &[(String, String)],
     signals: &mut Signals,
 ) -> Result<Outcome> {
-    tracing::info!(?args, "running ssh");
-    let mut child = tokio::process::Command::new("ssh")
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            NapshError::new(ErrorKind::Ssh, format!("cannot run ssh: {e}"))
-                .hint("install the OpenSSH client and make sure `ssh` is on PATH")
-        })?;
+    let mut child = spawn(args, env, Stdio::inherit(), Stdio::inherit())?;
     let stderr = child.stderr.take();
     let tee = tokio::spawn(async move {
         match stderr {
@@ -115,7 +146,7 @@ pub async fn run(
             None => false,
         }
     });
-    let pid = child.id().map(|p| p as i32);
+    let pid = child.id();
     let mut received = None;
     let status = loop {
         tokio::select! {
@@ -123,21 +154,12 @@ pub async fn run(
             sig = signals.recv() => {
                 tracing::info!(sig, "forwarding a signal to ssh");
                 received = Some(sig);
-                if let Some(pid) = pid {
-                    // SAFETY-free: plain kill(2) on our own child.
-                    unsafe { libc::kill(pid, sig) };
-                }
+                signal_child(pid, sig);
             }
         }
     };
-    let status =
-        status.map_err(|e| NapshError::new(ErrorKind::Ssh, format!("waiting for ssh: {e}")))?;
+    let code = code_of(status)?;
     let host_key_failed = tee.await.unwrap_or(false);
-    use std::os::unix::process::ExitStatusExt;
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(crate::signals::exit_code))
-        .unwrap_or(255);
     Ok(Outcome {
         code,
         host_key_failed,
@@ -145,30 +167,120 @@ pub async fn run(
     })
 }
 
-/// Copies ssh's stderr to ours (ignoring a closed stderr) and reports whether a host-key
-/// failure was printed.
-async fn tee_stderr(mut from: tokio::process::ChildStderr) -> bool {
-    let mut seen = false;
-    let mut tail = String::new();
-    let mut buf = [0u8; 4096];
+/// Where a piped ssh's output goes, chunk by chunk.
+pub struct Sinks<'a> {
+    /// Receives stdout bytes.
+    pub stdout: &'a mut (dyn FnMut(&[u8]) + Send),
+    /// Receives stderr bytes.
+    pub stderr: &'a mut (dyn FnMut(&[u8]) + Send),
+}
+
+/// Runs ssh non-interactively: `input` (if any) written to its stdin which is then closed,
+/// stdout and stderr handed to `sinks`. When `cancel` fires, ssh gets SIGTERM and is waited
+/// for. Returns when ssh has exited and both streams are drained.
+pub async fn run_piped(
+    args: &[String],
+    env: &[(String, String)],
+    input: Option<&[u8]>,
+    sinks: Sinks<'_>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Outcome> {
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    let mut child = spawn(args, env, stdin, Stdio::piped())?;
+    let pid = child.id();
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let feed = async move {
+        if let (Some(mut pipe), Some(data)) = (stdin, input) {
+            use tokio::io::AsyncWriteExt;
+            // A command that does not read its stdin closes the pipe: not an error.
+            let _ = pipe.write_all(data).await;
+        }
+    };
+    let mut watch = HostKeyWatch::default();
+    let err_sink = sinks.stderr;
+    let mut on_err = |b: &[u8]| {
+        watch.see(b);
+        err_sink(b)
+    };
+    let wait = async {
+        let mut signalled = false;
+        loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                _ = cancel.cancelled(), if !signalled => {
+                    signalled = true;
+                    signal_child(pid, libc::SIGTERM);
+                }
+            }
+        }
+    };
+    let (_, _, _, status) = tokio::join!(
+        feed,
+        pump(stdout, sinks.stdout),
+        pump(stderr, &mut on_err),
+        wait
+    );
+    Ok(Outcome {
+        code: code_of(status)?,
+        host_key_failed: watch.seen,
+        signal: None,
+    })
+}
+
+/// Reads `from` to its end, handing each chunk to `sink`.
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    from: Option<R>,
+    sink: &mut (dyn FnMut(&[u8]) + Send),
+) {
+    let Some(mut from) = from else { return };
+    let mut buf = [0u8; 8192];
     loop {
-        let n = match from.read(&mut buf).await {
+        match from.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(&buf[..n]).and_then(|_| err.flush());
-        tail.push_str(&String::from_utf8_lossy(&buf[..n]));
-        seen |= HOST_KEY_MARKERS.iter().any(|m| tail.contains(m));
-        if tail.len() > 8192 {
-            let cut = tail.len() - 256;
-            let cut = (cut..tail.len())
-                .find(|i| tail.is_char_boundary(*i))
-                .unwrap_or(0);
-            tail.drain(..cut);
+            Ok(n) => sink(&buf[..n]),
         }
     }
-    seen
+}
+
+/// Notices ssh's host-key failure messages in its stderr, across chunk boundaries.
+#[derive(Debug, Default)]
+struct HostKeyWatch {
+    /// The last few KiB of stderr.
+    tail: String,
+    /// A marker was seen.
+    seen: bool,
+}
+
+impl HostKeyWatch {
+    /// Takes the next stderr chunk.
+    fn see(&mut self, chunk: &[u8]) {
+        self.tail.push_str(&String::from_utf8_lossy(chunk));
+        self.seen |= HOST_KEY_MARKERS.iter().any(|m| self.tail.contains(m));
+        if self.tail.len() > 8192 {
+            let cut = self.tail.len() - 256;
+            let cut = (cut..self.tail.len())
+                .find(|i| self.tail.is_char_boundary(*i))
+                .unwrap_or(0);
+            self.tail.drain(..cut);
+        }
+    }
+}
+
+/// Copies ssh's stderr to ours (ignoring a closed stderr) and reports whether a host-key
+/// failure was printed.
+async fn tee_stderr(from: tokio::process::ChildStderr) -> bool {
+    let mut watch = HostKeyWatch::default();
+    let mut copy = |b: &[u8]| {
+        watch.see(b);
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(b).and_then(|_| err.flush());
+    };
+    pump(Some(from), &mut copy).await;
+    watch.seen
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
 //! The commands: each submodule implements one `napsh` command on top of the concern modules.
 //! A command returns the process exit code; whole-command failures are errors.
 
+mod audit;
 mod connect;
 mod devices;
 mod doctor;
+mod exec;
 mod guide;
+mod history;
+mod keys;
 mod known_hosts;
 mod mappings;
 mod ssh;
@@ -36,7 +40,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         return zellij::run(command);
     }
     let app = App::new(cli.profile.clone())?;
-    if !matches!(cli.command, Command::KnownHosts(_)) {
+    if !matches!(cli.command, Command::KnownHosts(_) | Command::History(_)) {
         app.reap().await;
     }
     match cli.command {
@@ -47,6 +51,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Guide(a) => guide::run(&app, a).await,
         Command::Doctor(a) => doctor::run(&app, a).await,
         Command::KnownHosts(c) => known_hosts::run(&app, c).await,
+        Command::Exec(a) => exec::run(&app, a).await,
+        Command::Keys(c) => keys::run(&app, c).await,
+        Command::History(a) => history::run(&app, a),
+        Command::Audit(a) => audit::run(&app, a).await,
         Command::Completions { .. } | Command::Zellij(_) => unreachable!("handled above"),
     }
 }
@@ -58,12 +66,16 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Connect(a) => a.json,
         Command::Mappings(a) => a.json,
         Command::Guide(a) => a.json,
+        Command::Exec(a) => a.json,
+        Command::Keys(crate::cli::KeysCommand::List(a)) => a.json,
+        Command::History(a) => a.json,
+        Command::Audit(a) => a.json,
         _ => false,
     }
 }
 
 /// Device port: `--port` > config rule > 22.
-fn device_port(app: &App, opts: &MappingOpts, device: &Device) -> u16 {
+pub(crate) fn device_port(app: &App, opts: &MappingOpts, device: &Device) -> u16 {
     opts.port
         .or_else(|| app.config.settings_for(device).port)
         .unwrap_or(22)

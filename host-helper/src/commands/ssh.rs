@@ -3,19 +3,18 @@
 
 use super::{device_port, duration, ensure_for, finish, guide_for};
 use crate::app::App;
-use crate::askpass::AskpassServer;
 use crate::cli::SshArgs;
-use crate::config::fetch_password;
-use crate::error::{self, NapshError};
+use crate::error;
+use crate::journal::Record;
 use crate::mappings::Holder;
 use crate::output;
 use crate::registry::Owner;
+use crate::session::{askpass_env, connect_failure, password_for};
 use crate::signals::{exit_code, Signals};
-use crate::ssh::{build_args, SshPlan};
-use anyhow::{Context, Result};
+use crate::ssh::build_args;
+use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
-use napsh_core::sanitize::for_terminal;
 use napsh_core::Device;
 use std::io::IsTerminal;
 
@@ -29,19 +28,14 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         .user_for(user_at.or(args.user.as_deref()), &device);
     let port = device_port(app, &args.mapping, &device);
     let secs = duration(app, &args.mapping)?;
-    let label = for_terminal(device.label());
     // Everything that can fail locally happens before a mapping exists.
-    let askpass = match app.config.settings_for(&device).password {
-        Some(source) => Some(AskpassServer::start(fetch_password(&source)?)?),
-        None => None,
-    };
-    let exe = std::env::current_exe().context("finding napsh's own path (for SSH_ASKPASS)")?;
-    let env = askpass.as_ref().map(|s| s.env(&exe)).unwrap_or_default();
-    let known_hosts = app.dirs.known_hosts();
+    let (askpass, env) = askpass_env(password_for(app, &device)?)?;
     crate::paths::ensure_private_dir(&app.dirs.data)?;
     let source = app.source_cidr().await?;
     let client = app.client()?;
     let me = Owner::me();
+    let mut record = Record::begin(&app.dirs.state, "ssh", &device);
+    record.source(&source);
 
     let ensuring = ensure_for(
         app,
@@ -64,41 +58,40 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     };
     let ensured = match ensured {
         Ok(e) => e,
-        Err(err) => return Ok(report(app, &device, port, &user, &err)),
+        Err(err) => {
+            record.fail(&err);
+            return Ok(report(app, &device, port, &user, &err));
+        }
     };
+    record.mapping(&ensured);
     if let Some(sig) = interrupted {
         finish(app, &client, &ensured, &me, args.keep).await;
+        record.interrupted();
         return Ok(exit_code(sig));
     }
     crate::failures::record(&app.dirs.state, &device.sim_id, None);
-    let plan = SshPlan {
-        ip: ensured.mapping.ip_address.clone(),
-        port: ensured.mapping.port,
-        alias: device.sim_id.clone(),
-        known_hosts: known_hosts.clone(),
-        user: user.clone(),
-        extra_args: app.config.ssh_extra_args.clone(),
-        options: args.ssh_options.clone(),
-        command: args.command.clone(),
-        stdin_is_tty: std::io::stdin().is_terminal(),
-    };
+    let plan = crate::session::plan(
+        app,
+        &ensured,
+        &device,
+        &user,
+        &args.ssh_options,
+        &args.command,
+        std::io::stdin().is_terminal(),
+    );
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
     finish(app, &client, &ensured, &me, args.keep).await;
     let outcome = match outcome {
         Ok(o) => o,
-        Err(err) => return Ok(report(app, &device, port, &user, &err)),
+        Err(err) => {
+            record.fail(&err);
+            return Ok(report(app, &device, port, &user, &err));
+        }
     };
     if outcome.code == 255 && outcome.signal.is_none() {
-        let pinned = crate::known_hosts::pinned(&known_hosts, &device.sim_id).unwrap_or_default();
-        let err = if outcome.host_key_failed && !pinned.is_empty() {
-            crate::known_hosts::host_key_changed(
-                &format!("{label} (SIM {})", device.sim_id),
-                &format!("napsh known-hosts reset {}", device.sim_id),
-            )
-        } else {
-            diagnose(&client, &device).await
-        };
+        let err = connect_failure(app, &client, &device, outcome.host_key_failed).await;
+        record.fail_kind(error::kind_of(&err), Some(255));
         let code = report(app, &device, port, &user, &err);
         // A changed host key or an offline device is napsh's own verdict; otherwise keep
         // ssh's code.
@@ -113,30 +106,16 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
             },
         );
     }
-    Ok(outcome.signal.map(exit_code).unwrap_or(outcome.code))
-}
-
-/// Why ssh could not connect, when it was not the host key: napsh may have trusted a cached
-/// "online" that is no longer true, so the SIM is asked once; otherwise ssh's own message
-/// (printed above) stands and `napsh doctor` finds the failing step.
-async fn diagnose(client: &crate::api::Client, device: &Device) -> anyhow::Error {
-    let label = for_terminal(device.label());
-    let sim: Result<napsh_core::soracom::Sim> =
-        client.get(&format!("/sims/{}", device.sim_id), &[]).await;
-    if let Ok(sim) = sim {
-        if !sim.session_status.as_ref().is_some_and(|s| s.online) {
-            return crate::mappings::offline_error(device.label());
+    match outcome.signal {
+        Some(sig) => {
+            record.interrupted();
+            Ok(exit_code(sig))
+        }
+        None => {
+            record.exit(outcome.code);
+            Ok(outcome.code)
         }
     }
-    NapshError::new(
-        ErrorKind::Ssh,
-        format!("ssh to {label} failed (exit 255; see ssh's message above)"),
-    )
-    .hint(format!(
-        "run `napsh doctor {}` to find the failing step",
-        device.sim_id
-    ))
-    .into()
 }
 
 /// Prints a failure with the manual guide and records it; returns the exit code.

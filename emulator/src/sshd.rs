@@ -24,10 +24,34 @@ pub struct SshServer {
     child: Option<Child>,
 }
 
+/// How a spawned sshd lets users in (beyond the defaults: public keys from its own
+/// `authorized_keys` file).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SshdOptions<'a> {
+    /// File copied as the server's own `authorized_keys` (empty when absent).
+    pub authorized_keys: Option<&'a Path>,
+    /// Also accept passwords, checked against the system's accounts (`/etc/shadow`).
+    pub password_auth: bool,
+    /// Also read each user's own `%h/.ssh/authorized_keys` (a throwaway test user's home).
+    pub home_authorized_keys: bool,
+}
+
 impl SshServer {
     /// Starts sshd in `dir` (created if needed) on a free port, with a new ed25519 host key and
     /// `authorized_keys` copied from the given file; returns once the port accepts connections.
     pub fn spawn(dir: impl AsRef<Path>, authorized_keys: Option<&Path>) -> anyhow::Result<Self> {
+        Self::spawn_with(
+            dir,
+            SshdOptions {
+                authorized_keys,
+                ..SshdOptions::default()
+            },
+        )
+    }
+
+    /// [`SshServer::spawn`] with password and per-user key authentication as `options` say.
+    pub fn spawn_with(dir: impl AsRef<Path>, options: SshdOptions<'_>) -> anyhow::Result<Self> {
+        let authorized_keys = options.authorized_keys;
         let dir = absolute(dir.as_ref())?;
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         install_authorized_keys(&dir, authorized_keys)?;
@@ -39,7 +63,7 @@ impl SshServer {
             child: None,
         };
         server.host_key = generate_host_key(&server.dir)?;
-        write_config(&server.dir, port)?;
+        write_config(&server.dir, port, &options)?;
         server.start()?;
         Ok(server)
     }
@@ -200,14 +224,21 @@ fn generate_host_key(dir: &Path) -> anyhow::Result<String> {
     Ok(public.trim().to_string())
 }
 
-fn write_config(dir: &Path, port: u16) -> anyhow::Result<()> {
+fn write_config(dir: &Path, port: u16, options: &SshdOptions<'_>) -> anyhow::Result<()> {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let home_keys = if options.home_authorized_keys {
+        " %h/.ssh/authorized_keys"
+    } else {
+        ""
+    };
     let config = format!(
         "ListenAddress 127.0.0.1\nPort {port}\nHostKey {key}\nPidFile none\nUsePAM no\n\
-         StrictModes no\nPermitRootLogin yes\nPasswordAuthentication no\n\
+         StrictModes no\nPermitRootLogin yes\nPasswordAuthentication {pw}\n\
          KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-         AuthorizedKeysFile {ak}\nLogLevel ERROR\nSubsystem sftp internal-sftp\n",
+         AuthorizedKeysFile {ak}{home_keys}\nLogLevel ERROR\nSubsystem sftp internal-sftp\n",
         key = dir.join("host_ed25519").display(),
         ak = dir.join("authorized_keys").display(),
+        pw = yes_no(options.password_auth),
     );
     std::fs::write(dir.join("sshd_config"), config).context("writing sshd_config")
 }

@@ -47,6 +47,24 @@ impl Device {
         }
     }
 
+    /// A device known only by SIM id and name tag: offline, no other tag, nothing else known.
+    pub fn named(sim_id: &str, name: &str) -> Self {
+        let mut tags = TagSet::new();
+        tags.insert("name".into(), name.into());
+        Device {
+            sim_id: sim_id.into(),
+            imsi: None,
+            name: name.into(),
+            online: false,
+            tags,
+            group_id: None,
+            speed_class: None,
+            last_seen: None,
+            status: None,
+            ue_ip_address: None,
+        }
+    }
+
     /// The name to show: the name tag, or the SIM id when unnamed.
     pub fn label(&self) -> &str {
         if self.name.is_empty() {

@@ -130,25 +130,14 @@ pub fn select<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soracom::TagSet;
     use rstest::rstest;
 
     fn device(sim: &str, name: &str, online: bool, role: &str, group: Option<&str>) -> Device {
-        let mut tags = TagSet::new();
-        tags.insert("name".into(), name.into());
-        tags.insert("role".into(), role.into());
-        Device {
-            sim_id: sim.into(),
-            imsi: Some(format!("44010{sim}")),
-            name: name.into(),
-            online,
-            tags,
-            group_id: group.map(Into::into),
-            speed_class: None,
-            last_seen: None,
-            status: None,
-            ue_ip_address: None,
-        }
+        let mut d = Device::named(sim, name);
+        d.tags.insert("role".into(), role.into());
+        d.online = online;
+        d.group_id = group.map(Into::into);
+        d
     }
 
     fn fleet() -> Vec<Device> {

@@ -112,7 +112,14 @@ Examples:
     #[command(after_help = EXEC_AFTER)]
     Exec(ExecArgs),
     /// Install your SSH public key on devices, or list the keys a device accepts.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  napsh keys push kiosk-12          install ~/.ssh/id_ed25519.pub with the configured password
+  napsh keys push --tag role=kiosk --online
+  napsh keys list kiosk-12"
+    )]
     Keys(KeysCommand),
     /// Show napsh's local journal of sessions: who reached which device, when, how it ended.
     #[command(after_help = HISTORY_AFTER)]
@@ -373,7 +380,11 @@ Examples:
 
 /// Which devices a fleet command targets (DEVICE…, --all, --tag or --group: exactly one).
 #[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("targets").required(true).multiple(false)))]
 pub struct TargetArgs {
+    /// Devices: name tag, SIM id or IMSI.
+    #[arg(value_name = "DEVICE", group = "targets")]
+    pub devices: Vec<String>,
     /// Every device of the operator.
     #[arg(long, group = "targets")]
     pub all: bool,
@@ -396,11 +407,7 @@ pub struct TargetArgs {
 
 /// `napsh exec`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("targets").required(true).multiple(false)))]
 pub struct ExecArgs {
-    /// Devices: name tag, SIM id or IMSI.
-    #[arg(value_name = "DEVICE", group = "targets")]
-    pub devices: Vec<String>,
     /// Target selection.
     #[command(flatten)]
     pub targets: TargetArgs,
@@ -445,11 +452,7 @@ Examples:
 
 /// `napsh keys push`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("targets").required(true).multiple(false)))]
 pub struct KeysPushArgs {
-    /// Devices: name tag, SIM id or IMSI.
-    #[arg(value_name = "DEVICE", group = "targets")]
-    pub devices: Vec<String>,
     /// Target selection.
     #[command(flatten)]
     pub targets: TargetArgs,

@@ -130,12 +130,12 @@ pub fn targets(
 
 /// The devices the arguments select, from a fresh device list (one listing of SIMs and
 /// mappings, which the mapping step then reuses instead of asking per device).
-pub async fn select_devices(app: &App, names: &[String], t: &TargetArgs) -> Result<Vec<Device>> {
+pub async fn select_devices(app: &App, t: &TargetArgs) -> Result<Vec<Device>> {
     let selector = match (t.all, &t.tag, &t.group) {
         (true, _, _) => Selector::All,
         (_, Some(tag), _) => parse_tag(tag).map_err(NapshError::config)?,
         (_, _, Some(group)) => Selector::Group(group.clone()),
-        _ => Selector::Names(names.to_vec()),
+        _ => Selector::Names(t.devices.clone()),
     };
     let list = crate::devices::list(app, true, false).await?;
     let all: Vec<Device> = list.entries.into_iter().map(|e| e.device).collect();

@@ -172,18 +172,7 @@ mod tests {
     use super::*;
 
     fn device() -> Device {
-        Device {
-            sim_id: "8981".into(),
-            imsi: None,
-            name: "kiosk".into(),
-            online: true,
-            tags: Default::default(),
-            group_id: None,
-            speed_class: None,
-            last_seen: None,
-            status: None,
-            ue_ip_address: None,
-        }
+        Device::named("8981", "kiosk")
     }
 
     #[test]

@@ -85,6 +85,23 @@ fn history(env: &TestEnv, args: &[&str]) -> Vec<Value> {
         .unwrap()
 }
 
+#[rstest]
+#[case(&["exec", "--help"])]
+#[case(&["keys", "--help"])]
+#[case(&["keys", "push", "--help"])]
+#[case(&["keys", "list", "--help"])]
+#[case(&["history", "--help"])]
+#[case(&["audit", "--help"])]
+fn every_fleet_help_has_examples(#[case] args: &[&str]) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_napsh"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Examples:\n  napsh"), "{text}");
+}
+
 #[test]
 fn exec_fans_out_with_prefixes_summary_logs_and_no_mapping_left() {
     let env = env();

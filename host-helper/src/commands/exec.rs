@@ -14,7 +14,7 @@ pub async fn run(app: &App, args: ExecArgs) -> Result<i32> {
         fanout::check_log_dir(dir)?;
     }
     let secs = duration(app, &args.mapping)?;
-    let devices = fanout::select_devices(app, &args.devices, &args.targets).await?;
+    let devices = fanout::select_devices(app, &args.targets).await?;
     let targets = fanout::targets(app, &devices, args.targets.user.as_deref(), &args.mapping)?;
     let spec = Spec {
         kind: "exec",

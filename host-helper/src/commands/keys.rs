@@ -31,7 +31,7 @@ async fn push(app: &App, args: KeysPushArgs) -> Result<i32> {
     let secs = duration(app, &args.mapping)?;
     let (path, key) = public_key(app, args.key.as_deref())?;
     let fingerprint = fingerprint(&key);
-    let devices = fanout::select_devices(app, &args.devices, &args.targets).await?;
+    let devices = fanout::select_devices(app, &args.targets).await?;
     let targets = fanout::targets(app, &devices, args.targets.user.as_deref(), &args.mapping)?;
     output::note(&format!(
         "napsh: installing {} {fingerprint} ({}) on {} device(s)",

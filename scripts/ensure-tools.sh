@@ -20,6 +20,8 @@ ensure_apt_packages() {
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v tmux >/dev/null || missing+=(tmux)
+  # useradd/chpasswd/userdel: the keys-push test's throwaway device user.
+  command -v useradd >/dev/null && command -v chpasswd >/dev/null || missing+=(passwd)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq

@@ -63,13 +63,18 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    /// Adds a chunk; returns the lines it completed, without their `\n` (a `\r` before it
-    /// is kept). A line reaching [`MAX_LINE_BYTES`] is returned in pieces.
+    /// Adds a chunk; returns the lines it completed, without their `\n` or `\r\n` (a
+    /// carriage return there would send the cursor back over the prefix). A line reaching
+    /// [`MAX_LINE_BYTES`] is returned in pieces.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
         let mut lines = Vec::new();
         for &b in chunk {
             if b == b'\n' {
-                lines.push(std::mem::take(&mut self.pending));
+                let mut line = std::mem::take(&mut self.pending);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                lines.push(line);
             } else {
                 self.pending.push(b);
                 if self.pending.len() >= MAX_LINE_BYTES {
@@ -232,7 +237,7 @@ mod tests {
         let mut s = LineSplitter::default();
         assert_eq!(s.push(b"hel"), Vec::<Vec<u8>>::new());
         assert_eq!(s.push(b"lo\nwor"), vec![b"hello".to_vec()]);
-        assert_eq!(s.push(b"ld\n\nx"), vec![b"world".to_vec(), b"".to_vec()]);
+        assert_eq!(s.push(b"ld\r\n\nx"), vec![b"world".to_vec(), b"".to_vec()]);
         assert_eq!(s.finish(), Some(b"x".to_vec()));
         assert_eq!(s.finish(), None);
     }

@@ -185,6 +185,8 @@ fn password_once(
 /// Runs `spec` on every target; returns when every device is done and its mapping released.
 pub async fn run(app: &App, targets: &[Target], spec: &Spec) -> Result<Report> {
     let mut signals = Signals::install()?;
+    // napsh's known_hosts lives there: ssh pins a first-seen host key only if it can write it.
+    crate::paths::ensure_private_dir(&app.dirs.data)?;
     if let Some(dir) = &spec.log_dir {
         crate::paths::ensure_private_dir(dir)?;
     }

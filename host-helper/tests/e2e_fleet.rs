@@ -163,6 +163,10 @@ fn exec_fans_out_with_prefixes_summary_logs_and_no_mapping_left() {
         assert_eq!(mode & 0o777, 0o600);
     }
     assert!(env.mappings().is_empty(), "left: {:?}", env.mappings());
+    let pinned = std::fs::read_to_string(env.path().join("data/napsh/known_hosts")).unwrap();
+    for name in ok {
+        assert!(pinned.contains(&env.sim_id(name)), "host key of {name} pinned: {pinned}");
+    }
     assert_eq!(
         env.count_requests("POST", "/v1/port_mappings"),
         4,
@@ -172,6 +176,62 @@ fn exec_fans_out_with_prefixes_summary_logs_and_no_mapping_left() {
     let journal = history(&env, &[]);
     assert_eq!(journal.len(), 5, "{journal:?}");
     assert!(journal.iter().all(|e| e["kind"] == "exec"));
+}
+
+#[test]
+fn hostile_names_are_inert_in_prefixes_summary_and_log_file_names() {
+    let fleet = r#"
+[[devices]]
+name = "../evil-\u001b[31mred\u001b]0;pwned\u0007\u202egnp"
+online = true
+ssh = "spawn"
+group_id = "grp-evil"
+
+[[devices]]
+name = "evil-off-\u001b[2J"
+online = false
+group_id = "grp-evil"
+"#;
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), fleet);
+    let logs = env.path().join("logs");
+    let out = env.run(&[
+        "exec",
+        "--group",
+        "grp-evil",
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--",
+        "echo fine",
+    ]);
+    out.expect_code(1);
+    assert_terminal_safe("stdout", out.stdout.as_bytes());
+    assert_terminal_safe("stderr", out.stderr.as_bytes());
+    assert!(
+        out.stdout
+            .contains("[../evil-\\e[31mred\\e]0;pwned\\u{7…] fine"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("1 succeeded, 1 failed: evil-off-\\e[2J (offline)"),
+        "{}",
+        out.stderr
+    );
+    let files: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        assert!(
+            f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && !f.starts_with('.'),
+            "unsafe log file name {f:?}"
+        );
+    }
+    assert!(env.mappings().is_empty());
 }
 
 #[rstest]

@@ -52,7 +52,7 @@ async fn push(app: &App, args: KeysPushArgs) -> Result<i32> {
     for (target, f) in targets.iter().zip(&report.finished) {
         if f.result.ok {
             let said = String::from_utf8_lossy(&f.stdout);
-            let what = if said.trim() == "present" {
+            let what = if said.lines().last().map(str::trim) == Some("present") {
                 "already present"
             } else {
                 "added"

@@ -3,9 +3,7 @@
 
 use super::{device_port, duration, ensure_for, finish};
 use crate::app::App;
-use crate::askpass::AskpassServer;
 use crate::cli::DoctorArgs;
-use crate::config::fetch_password;
 use crate::error::{self, NapshError};
 use crate::known_hosts::{host_key_changed, keyscan, pinned, verify};
 use crate::mappings::{Ensured, Holder};
@@ -274,13 +272,8 @@ fn host_key(app: &App, device: &Device, ip: &str, port: u16, label: &str) -> Res
 }
 
 async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> Result<String> {
-    let password = app.config.settings_for(device).password;
-    let askpass = match password {
-        Some(source) => Some(AskpassServer::start(fetch_password(&source)?)?),
-        None => None,
-    };
-    let exe = std::env::current_exe()?;
-    let env = askpass.as_ref().map(|s| s.env(&exe)).unwrap_or_default();
+    let (askpass, env) =
+        crate::session::askpass_env(crate::session::password_for(app, device)?)?;
     let mut options = vec!["ConnectTimeout=20".to_string()];
     if askpass.is_none() {
         options.insert(0, "BatchMode=yes".into());

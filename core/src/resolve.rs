@@ -121,22 +121,12 @@ pub fn split_user(arg: &str) -> (Option<&str>, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soracom::TagSet;
 
     fn device(sim_id: &str, imsi: &str, name: &str) -> Device {
-        let mut tags = TagSet::new();
-        tags.insert("name".into(), name.into());
         Device {
-            sim_id: sim_id.into(),
             imsi: Some(imsi.into()),
-            name: name.into(),
             online: true,
-            tags,
-            group_id: None,
-            speed_class: None,
-            last_seen: None,
-            status: None,
-            ue_ip_address: None,
+            ..Device::named(sim_id, name)
         }
     }
 

@@ -19,7 +19,8 @@ Files:
 
 Exit codes: 0 ok, 2 usage/config/unknown device, 3 credentials/permission,
 4 offline/not found, 5 API/network/rate limit/timeout, 6 ssh/host key, 70 bug;
-`napsh ssh DEV -- CMD` exits with the remote command's code.";
+`napsh ssh DEV -- CMD` exits with the remote command's code; `napsh exec` and
+`napsh keys push` exit 1 when at least one device failed.";
 
 /// Get a shell on a device behind a Soracom SIM, via Napter, with pinned host keys.
 #[derive(Debug, Parser)]

@@ -9,6 +9,7 @@ Examples:
   napsh ssh admin@kiosk-12 -- uptime
   napsh connect --json kiosk-12 kiosk-13
   napsh doctor kiosk-12             find out why a device cannot be reached
+  napsh exec --tag role=kiosk -- uptime   run on many devices, lines prefixed [name]
 
 Files:
   profiles     $SORACOM_PROFILE_DIR/<name>.json or ~/.soracom/<name>.json (soracom-cli)

@@ -53,6 +53,53 @@ pub fn reset(file: &Path, alias: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// One pinned key, as `napsh known-hosts list` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedKey {
+    /// The alias it is pinned under: a SIM id, or `lan:ADDRESS`.
+    pub alias: String,
+    /// Key type as ssh-keygen names it (`ED25519`, `ECDSA`, `RSA`).
+    pub key_type: String,
+    /// `SHA256:…` fingerprint.
+    pub fingerprint: String,
+}
+
+/// Every key in napsh's known_hosts (empty when the file does not exist), via `ssh-keygen -l`.
+pub fn list(file: &Path) -> Result<Vec<PinnedKey>> {
+    if !file.exists() {
+        return Ok(vec![]);
+    }
+    let out = Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(file)
+        .output()
+        .map_err(|e| missing_tool("ssh-keygen", e))?;
+    Ok(parse_fingerprints(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Parses `ssh-keygen -l` lines: `BITS FINGERPRINT HOST (TYPE)`.
+pub fn parse_fingerprints(text: &str) -> Vec<PinnedKey> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let _bits = parts.next()?;
+            let fingerprint = parts.next()?.to_string();
+            let alias = parts.next()?.to_string();
+            let key_type = parts
+                .next()?
+                .trim_matches(|c| c == '(' || c == ')')
+                .to_string();
+            Some(PinnedKey {
+                alias,
+                key_type,
+                fingerprint,
+            })
+        })
+        .collect()
+}
+
 /// Parses known_hosts / ssh-keyscan lines (`host type key [comment]`), skipping comments.
 pub fn parse_keys(text: &str) -> Vec<HostKey> {
     text.lines()
@@ -138,6 +185,16 @@ mod tests {
                 k("ssh-rsa", "CCCC")
             ]
         );
+    }
+
+    #[test]
+    fn parses_fingerprint_lines() {
+        let text = "256 SHA256:abc 8981 (ED25519)\n3072 SHA256:def lan:192.168.1.5 (RSA)\n\n";
+        let keys = parse_fingerprints(text);
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[1].alias, "lan:192.168.1.5");
+        assert_eq!(keys[1].key_type, "RSA");
+        assert_eq!(keys[0].fingerprint, "SHA256:abc");
     }
 
     #[test]

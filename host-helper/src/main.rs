@@ -17,6 +17,7 @@ mod output;
 mod paths;
 mod profile;
 mod registry;
+mod service;
 mod signals;
 mod source_ip;
 mod ssh;

@@ -295,6 +295,7 @@ async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> R
         options,
         command: vec!["true".into()],
         stdin_is_tty: false,
+        tty_for_command: false,
     };
     let out = tokio::process::Command::new("ssh")
         .args(build_args(&plan))

@@ -6,8 +6,10 @@ mod devices;
 mod doctor;
 mod guide;
 mod known_hosts;
+mod man;
 mod mappings;
 mod ssh;
+mod ssh_lan;
 mod zellij;
 
 use crate::api::Client;
@@ -35,6 +37,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
     if let Command::Zellij(command) = cli.command {
         return zellij::run(command);
     }
+    if let Command::Man(args) = cli.command {
+        return man::run(args);
+    }
     let app = App::new(cli.profile.clone())?;
     if !matches!(cli.command, Command::KnownHosts(_)) {
         app.reap().await;
@@ -47,7 +52,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Guide(a) => guide::run(&app, a).await,
         Command::Doctor(a) => doctor::run(&app, a).await,
         Command::KnownHosts(c) => known_hosts::run(&app, c).await,
-        Command::Completions { .. } | Command::Zellij(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Zellij(_) | Command::Man(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -58,6 +65,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Connect(a) => a.json,
         Command::Mappings(a) => a.json,
         Command::Guide(a) => a.json,
+        Command::KnownHosts(crate::cli::KnownHostsCommand::List { json }) => *json,
         _ => false,
     }
 }

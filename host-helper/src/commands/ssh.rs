@@ -23,6 +23,10 @@ use std::io::IsTerminal;
 pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     let (user_at, name) = split_user(&args.target);
+    let service = crate::service::requested(args.service.as_deref())?;
+    if let Some(lan) = napsh_core::lan::parse_target(name) {
+        return super::ssh_lan::run(app, &args, user_at, lan, service, signals).await;
+    }
     let device = crate::devices::resolve_all(app, &[name]).await?.remove(0);
     let user = app
         .config
@@ -71,7 +75,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         return Ok(exit_code(sig));
     }
     crate::failures::record(&app.dirs.state, &device.sim_id, None);
-    let plan = SshPlan {
+    let mut plan = SshPlan {
         ip: ensured.mapping.ip_address.clone(),
         port: ensured.mapping.port,
         alias: device.sim_id.clone(),
@@ -81,10 +85,26 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         options: args.ssh_options.clone(),
         command: args.command.clone(),
         stdin_is_tty: std::io::stdin().is_terminal(),
+        tty_for_command: false,
     };
+    let target = service.map(|s| crate::service::target_for(&app.config, &device, s));
+    if let Some(target) = &target {
+        crate::service::apply(&mut plan, target);
+    }
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
+    // Asked while the mapping still exists: the running services, when the service was missing.
+    let missing = match (&target, &outcome) {
+        (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
+            let password = app.config.settings_for(&device).password;
+            crate::service::explain_missing(&plan, t, password.as_ref(), &label, name).await
+        }
+        _ => None,
+    };
     finish(app, &client, &ensured, &me, args.keep).await;
+    if let Some(err) = missing {
+        return Err(err);
+    }
     let outcome = match outcome {
         Ok(o) => o,
         Err(err) => return Ok(report(app, &device, port, &user, &err)),

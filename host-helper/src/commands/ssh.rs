@@ -57,6 +57,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         Holder::Session(me.clone()),
     );
     tokio::pin!(ensuring);
+    let spinner = crate::progress::Spinner::start(format!("opening a Napter mapping to {label}…"));
     let mut interrupted = None;
     let ensured = tokio::select! {
         r = &mut ensuring => r,
@@ -66,6 +67,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
             ensuring.await
         }
     };
+    spinner.finish();
     let ensured = match ensured {
         Ok(e) => e,
         Err(err) => return Ok(report(app, &device, port, &user, &err)),

@@ -13,6 +13,7 @@ pub mod plugin_config;
 pub mod resolve;
 pub mod sanitize;
 pub mod service;
+pub mod service_prompt;
 pub mod shell;
 pub mod soracom;
 

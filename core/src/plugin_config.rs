@@ -104,6 +104,13 @@ impl PluginConfig {
         argv
     }
 
+    /// The interactive session inside a service of a device (`napsh ssh SIM SERVICE`).
+    pub fn ssh_service_argv(&self, sim_id: &str, service: &str) -> Vec<String> {
+        let mut argv = self.ssh_argv(sim_id);
+        argv.push(service.to_string());
+        argv
+    }
+
     /// The manual guide for a device, with the last failure napsh recorded for it.
     pub fn guide_argv(&self, sim_id: &str) -> Vec<String> {
         self.helper_argv(&["guide", "--json", sim_id])
@@ -179,6 +186,15 @@ mod tests {
                 "--json",
                 "898"
             ]
+        );
+    }
+
+    #[test]
+    fn service_sessions_name_the_service_after_the_device() {
+        let c = PluginConfig::from_map(&map(&[("user", "admin")])).unwrap();
+        assert_eq!(
+            c.ssh_service_argv("898", "web"),
+            ["napsh", "ssh", "--user", "admin", "898", "web"]
         );
     }
 

@@ -160,3 +160,62 @@ fn a_session_that_cannot_connect_gets_the_guide() {
         env.mappings()
     );
 }
+
+#[test]
+fn ctrl_e_opens_a_pane_inside_a_service() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
+    let docker = napsh_e2e::device::FakeDocker::install(&env).expect("installing the fake docker");
+    docker.add_service("web", true).unwrap();
+    env.write_config(&docker.config()).unwrap();
+    let zellij = ZellijSession::start(&env, 200, 50).expect("starting zellij");
+    let screen = open_picker(&zellij);
+    assert!(
+        screen.contains("<Ctrl e> service"),
+        "help line missing:\n{screen}"
+    );
+
+    zellij.type_text("alpha");
+    zellij.wait_for_screen("1 shown", WAIT).unwrap();
+    zellij.send_keys(&["C-e"]);
+    zellij
+        .wait_for_screen("Open kiosk-alpha in a service", WAIT)
+        .unwrap();
+    zellij.type_text("web");
+    zellij.wait_for_screen("Service: web_", WAIT).unwrap();
+    zellij.send_keys(&["Enter"]);
+
+    let title = "kiosk-alpha/web";
+    let ok = env.wait_until(30, || {
+        zellij
+            .terminal_panes_titled(title)
+            .map(|p| !p.is_empty())
+            .unwrap_or(false)
+    });
+    assert!(ok, "no pane named {title}: {:#?}", zellij.panes().unwrap());
+    let pane = zellij.terminal_panes_titled(title).unwrap()[0];
+    zellij
+        .write_to_pane(
+            pane,
+            "echo svc:$NAPSH_FAKE_SERVICE:$NAPSH_FAKE_TTY:$((6*7))\n",
+        )
+        .unwrap();
+    let ok = env.wait_until(30, || {
+        zellij
+            .pane_screen(pane)
+            .map(|s| s.contains("svc:web:yes:42"))
+            .unwrap_or(false)
+    });
+    assert!(
+        ok,
+        "the pane's shell is not inside the service:\n{}",
+        zellij.pane_screen(pane).unwrap_or_default()
+    );
+    assert_eq!(docker.execs(), [("web".to_string(), "-it".to_string())]);
+
+    zellij.write_to_pane(pane, "exit\n").unwrap();
+    assert!(
+        env.wait_until(30, || env.mappings().is_empty()),
+        "mapping left after the service session ended: {:?}",
+        env.mappings()
+    );
+}

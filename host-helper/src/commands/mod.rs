@@ -8,6 +8,7 @@ mod guide;
 mod known_hosts;
 mod man;
 mod mappings;
+mod session;
 mod ssh;
 mod ssh_lan;
 mod zellij;

@@ -11,13 +11,12 @@ use crate::mappings::Holder;
 use crate::output;
 use crate::registry::Owner;
 use crate::signals::{exit_code, Signals};
-use crate::ssh::{build_args, SshPlan};
+use crate::ssh::build_args;
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
 use napsh_core::sanitize::for_terminal;
 use napsh_core::Device;
-use std::io::IsTerminal;
 
 /// Runs `napsh ssh`.
 pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
@@ -77,22 +76,12 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         return Ok(exit_code(sig));
     }
     crate::failures::record(&app.dirs.state, &device.sim_id, None);
-    let mut plan = SshPlan {
+    let endpoint = super::session::Endpoint {
         ip: ensured.mapping.ip_address.clone(),
         port: ensured.mapping.port,
         alias: device.sim_id.clone(),
-        known_hosts: known_hosts.clone(),
-        user: user.clone(),
-        extra_args: app.config.ssh_extra_args.clone(),
-        options: args.ssh_options.clone(),
-        command: args.command.clone(),
-        stdin_is_tty: std::io::stdin().is_terminal(),
-        tty_for_command: false,
     };
-    let target = service.map(|s| crate::service::target_for(&app.config, &device, s));
-    if let Some(target) = &target {
-        crate::service::apply(&mut plan, target);
-    }
+    let (plan, target) = super::session::plan(app, &args, &device, endpoint, user.clone(), service);
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
     // Asked while the mapping still exists: the running services, when the service was missing.

@@ -8,12 +8,11 @@ use crate::askpass::AskpassServer;
 use crate::cli::SshArgs;
 use crate::config::fetch_password;
 use crate::signals::{exit_code, Signals};
-use crate::ssh::{build_args, SshPlan};
+use crate::ssh::build_args;
 use anyhow::{Context, Result};
 use napsh_core::lan::LanTarget;
 use napsh_core::sanitize::for_terminal;
 use napsh_core::Device;
-use std::io::IsTerminal;
 
 /// Runs a LAN session; returns the exit code (the remote command's, or napsh's own).
 pub(super) async fn run(
@@ -37,22 +36,12 @@ pub(super) async fn run(
     let env = askpass.as_ref().map(|s| s.env(&exe)).unwrap_or_default();
     let known_hosts = app.dirs.known_hosts();
     crate::paths::ensure_private_dir(&app.dirs.data)?;
-    let mut plan = SshPlan {
+    let endpoint = super::session::Endpoint {
         ip: lan.host.clone(),
         port: super::device_port(app, &args.mapping, &device),
         alias: device.sim_id.clone(),
-        known_hosts: known_hosts.clone(),
-        user,
-        extra_args: app.config.ssh_extra_args.clone(),
-        options: args.ssh_options.clone(),
-        command: args.command.clone(),
-        stdin_is_tty: std::io::stdin().is_terminal(),
-        tty_for_command: false,
     };
-    let target = service.map(|s| crate::service::target_for(&app.config, &device, s));
-    if let Some(target) = &target {
-        crate::service::apply(&mut plan, target);
-    }
+    let (plan, target) = super::session::plan(app, args, &device, endpoint, user, service);
     tracing::info!(host = %lan.host, alias = %plan.alias, "direct LAN connection");
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await?;
     drop(askpass);

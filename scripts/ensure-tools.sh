@@ -20,6 +20,9 @@ ensure_apt_packages() {
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v tmux >/dev/null || missing+=(tmux)
+  command -v script >/dev/null || missing+=(util-linux)   # e2e_device: a terminal for napsh
+  command -v man >/dev/null || missing+=(man-db)          # e2e_device: napsh man renders
+  command -v groff >/dev/null || missing+=(groff-base)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq

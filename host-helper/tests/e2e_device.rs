@@ -559,3 +559,22 @@ fn napsh_emulator_latency(ms: u64) -> napsh_e2e::device::LatencyConfig {
         ..Default::default()
     }
 }
+
+#[rstest]
+#[case(&["man", "--help"])]
+#[case(&["known-hosts", "list", "--help"])]
+#[case(&["ssh", "--help"])]
+fn new_help_texts_have_examples(#[case] args: &[&str]) {
+    let out = napsh_plain(args);
+    out.expect_code(0);
+    assert!(out.stdout.contains("Examples:\n  napsh"), "{}", out.stdout);
+    if args[0] == "ssh" {
+        for needle in [
+            "napsh ssh kiosk-12 web",
+            "napsh ssh pi@192.168.1.20",
+            "lan_sims",
+        ] {
+            assert!(out.stdout.contains(needle), "ssh --help lacks {needle}");
+        }
+    }
+}

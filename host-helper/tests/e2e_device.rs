@@ -373,7 +373,7 @@ fn lan_sims_pins_the_address_to_the_sims_host_key() {
     let out = env.run(&["ssh", "127.0.0.1", "-p", &port, "--", "echo", "same-device"]);
     out.expect_code(0);
     assert_eq!(out.stdout, "same-device\n", "{}", out.stderr);
-    assert_eq!(pinned_aliases(&env), [sim_id.clone()]);
+    assert_eq!(pinned_aliases(&env), std::slice::from_ref(&sim_id));
     // Another machine answering on that address is refused.
     let impostor = lan(&env, "impostor");
     let port = impostor.port().to_string();
@@ -507,7 +507,7 @@ fn known_hosts_list_is_json_and_a_table() {
     assert!(pinned_aliases(&env).is_empty());
     env.run(&["ssh", "kiosk-svc", "--", "true"]).expect_code(0);
     let sim_id = env.sim_id("kiosk-svc");
-    assert_eq!(pinned_aliases(&env), [sim_id.clone()]);
+    assert_eq!(pinned_aliases(&env), std::slice::from_ref(&sim_id));
     let out = env.run(&["known-hosts", "list"]);
     out.expect_code(0);
     let row = out.stdout.lines().nth(1).unwrap_or_default();

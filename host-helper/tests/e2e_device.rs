@@ -578,3 +578,17 @@ fn new_help_texts_have_examples(#[case] args: &[&str]) {
         }
     }
 }
+
+#[test]
+fn a_lan_connection_needs_no_soracom_profile() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
+    std::fs::remove_file(env.profile_path()).unwrap();
+    let server = lan(&env, "bench");
+    let port = server.port().to_string();
+    let out = env.run(&["ssh", "127.0.0.1", "-p", &port, "--", "echo", "bench-ok"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout, "bench-ok\n", "{}", out.stderr);
+    // A Soracom device still needs the profile (the check above could not pass by accident).
+    env.run(&["ssh", "kiosk-svc", "--", "true"]).expect_code(3);
+    assert!(env.request_log().is_empty(), "{:?}", env.calls());
+}

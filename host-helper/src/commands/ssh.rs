@@ -94,6 +94,12 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     };
     finish(app, &client, &ensured, &me, args.keep).await;
     if let Some(err) = missing {
+        // The picker's guide for this device then says which services are running.
+        crate::failures::record(
+            &app.dirs.state,
+            &device.sim_id,
+            Some(&error::one_line(&err)),
+        );
         return Err(err);
     }
     let outcome = match outcome {

@@ -46,6 +46,18 @@ fn open_picker(zellij: &ZellijSession) -> String {
         .expect("the picker shows the fleet")
 }
 
+/// Waits for a terminal pane titled `title`; its id.
+fn wait_for_pane(env: &TestEnv, zellij: &ZellijSession, title: &str) -> u64 {
+    let ok = env.wait_until(30, || {
+        zellij
+            .terminal_panes_titled(title)
+            .map(|p| !p.is_empty())
+            .unwrap_or(false)
+    });
+    assert!(ok, "no pane named {title}: {:#?}", zellij.panes().unwrap());
+    zellij.terminal_panes_titled(title).unwrap()[0]
+}
+
 #[test]
 fn picker_opens_two_sessions_and_cleans_up() {
     let (env, zellij) = start();
@@ -67,14 +79,7 @@ fn picker_opens_two_sessions_and_cleans_up() {
 
     let mut panes = Vec::new();
     for name in ["kiosk-alpha", "kiosk-beta"] {
-        let ok = env.wait_until(30, || {
-            zellij
-                .terminal_panes_titled(name)
-                .map(|p| !p.is_empty())
-                .unwrap_or(false)
-        });
-        assert!(ok, "no pane named {name}: {:#?}", zellij.panes().unwrap());
-        panes.push(zellij.terminal_panes_titled(name).unwrap()[0]);
+        panes.push(wait_for_pane(&env, &zellij, name));
     }
     assert_eq!(env.mappings().len(), 2, "one mapping per device");
 
@@ -184,15 +189,7 @@ fn ctrl_e_opens_a_pane_inside_a_service() {
     zellij.wait_for_screen("Service: web_", WAIT).unwrap();
     zellij.send_keys(&["Enter"]);
 
-    let title = "kiosk-alpha/web";
-    let ok = env.wait_until(30, || {
-        zellij
-            .terminal_panes_titled(title)
-            .map(|p| !p.is_empty())
-            .unwrap_or(false)
-    });
-    assert!(ok, "no pane named {title}: {:#?}", zellij.panes().unwrap());
-    let pane = zellij.terminal_panes_titled(title).unwrap()[0];
+    let pane = wait_for_pane(&env, &zellij, "kiosk-alpha/web");
     zellij
         .write_to_pane(
             pane,

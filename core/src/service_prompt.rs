@@ -36,16 +36,19 @@ pub struct ServicePrompt {
     input: String,
     /// Why the last Enter was refused.
     error: Option<String>,
+    /// Service names to offer (the plugin's `services` setting); Tab/Space picks the next.
+    suggestions: Vec<String>,
 }
 
 impl ServicePrompt {
-    /// A prompt for the device `sim_id` shown as `label`.
-    pub fn new(sim_id: &str, label: &str) -> Self {
+    /// A prompt for the device `sim_id` shown as `label`, offering `suggestions`.
+    pub fn new(sim_id: &str, label: &str, suggestions: &[String]) -> Self {
         ServicePrompt {
             sim_id: sim_id.to_string(),
             label: label.to_string(),
             input: String::new(),
             error: None,
+            suggestions: suggestions.to_vec(),
         }
     }
 
@@ -62,9 +65,27 @@ impl ServicePrompt {
                 self.error = None;
                 PromptIntent::Redraw
             }
+            PickerKey::ToggleSelect => self.next_suggestion(),
             PickerKey::Enter => self.submit(),
             PickerKey::Escape => PromptIntent::Cancel,
             _ => PromptIntent::Nothing,
+        }
+    }
+
+    /// Completes the input to the first suggestion it starts; on a complete suggestion, moves
+    /// to the next one (wrapping).
+    fn next_suggestion(&mut self) -> PromptIntent {
+        let next = match self.suggestions.iter().position(|s| *s == self.input) {
+            Some(i) => self.suggestions.get((i + 1) % self.suggestions.len()),
+            None => self.suggestions.iter().find(|s| s.starts_with(&self.input)),
+        };
+        match next {
+            Some(name) => {
+                self.input = name.clone();
+                self.error = None;
+                PromptIntent::Redraw
+            }
+            None => PromptIntent::Nothing,
         }
     }
 
@@ -92,8 +113,10 @@ impl ServicePrompt {
         &self.input
     }
 
-    /// The prompt's lines, each exactly `width` cells: title, input, error (or blank), hint.
+    /// The prompt's lines, each exactly `width` cells: title, input, error (or blank), hint,
+    /// suggestions (or blank).
     pub fn lines(&self, width: usize) -> Vec<String> {
+        let suggestions: Vec<String> = self.suggestions.iter().map(|s| for_terminal(s)).collect();
         let texts = [
             format!(
                 " Open {} in a service (container)",
@@ -105,6 +128,11 @@ impl ServicePrompt {
                 .map(|e| format!(" {}", for_terminal(e)))
                 .unwrap_or_default(),
             " Enter: open the service (empty: the host OS)  Esc: back".to_string(),
+            if suggestions.is_empty() {
+                String::new()
+            } else {
+                format!(" Tab: {}", suggestions.join(", "))
+            },
         ];
         texts.iter().map(|t| pad_to_width(t, width)).collect()
     }
@@ -117,7 +145,7 @@ mod tests {
     use unicode_width::UnicodeWidthStr;
 
     fn typed(text: &str) -> ServicePrompt {
-        let mut p = ServicePrompt::new("8981", "kiosk-12");
+        let mut p = ServicePrompt::new("8981", "kiosk-12", &[]);
         for c in text.chars() {
             p.handle_key(PickerKey::Char(c));
         }
@@ -148,6 +176,30 @@ mod tests {
         assert!(p.lines(80)[2].trim().is_empty(), "editing clears the error");
     }
 
+    #[rstest]
+    #[case::first_match("w", &["web"])]
+    #[case::cycles_from_a_full_name("", &["db", "web", "worker", "db"])]
+    #[case::prefix_then_cycle("wo", &["worker", "db"])]
+    fn tab_picks_suggestions(#[case] start: &str, #[case] expected: &[&str]) {
+        let names = ["db", "web", "worker"].map(str::to_string);
+        let mut p = ServicePrompt::new("8981", "kiosk-12", &names);
+        for c in start.chars() {
+            p.handle_key(PickerKey::Char(c));
+        }
+        for want in expected {
+            assert_eq!(p.handle_key(PickerKey::ToggleSelect), PromptIntent::Redraw);
+            assert_eq!(p.input(), *want);
+        }
+        assert!(p.lines(80)[4].contains("Tab: db, web, worker"));
+    }
+
+    #[test]
+    fn tab_without_a_match_does_nothing() {
+        let mut p = typed("x");
+        assert_eq!(p.handle_key(PickerKey::ToggleSelect), PromptIntent::Nothing);
+        assert!(p.lines(80)[4].trim().is_empty());
+    }
+
     #[test]
     fn escape_cancels_and_other_keys_do_nothing() {
         let mut p = typed("db");
@@ -157,7 +209,7 @@ mod tests {
 
     #[test]
     fn lines_are_sanitised_and_exactly_the_width() {
-        let p = ServicePrompt::new("8981", "evil\x1b[2J");
+        let p = ServicePrompt::new("8981", "evil\x1b[2J", &["db\x1b[1m".to_string()]);
         for line in p.lines(40) {
             assert_eq!(UnicodeWidthStr::width(line.as_str()), 40, "{line:?}");
             assert!(!line.contains('\x1b'));

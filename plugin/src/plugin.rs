@@ -178,7 +178,7 @@ impl State {
             }
             PickerIntent::AskService(sim_id) => {
                 let label = self.picker.device(&sim_id).map(|d| d.label().to_string()).unwrap_or_else(|| sim_id.clone());
-                self.screen = Screen::Service(ServiceScreen::new(&sim_id, &label));
+                self.screen = Screen::Service(ServiceScreen::new(&sim_id, &label, &self.config.services));
                 true
             }
             PickerIntent::ConnectService { sim_id, service } => {

@@ -14,9 +14,9 @@ pub struct ServiceScreen {
 }
 
 impl ServiceScreen {
-    /// A prompt for the device `sim_id` shown as `label`.
-    pub fn new(sim_id: &str, label: &str) -> Self {
-        ServiceScreen { prompt: ServicePrompt::new(sim_id, label) }
+    /// A prompt for the device `sim_id` shown as `label`, offering `suggestions`.
+    pub fn new(sim_id: &str, label: &str, suggestions: &[String]) -> Self {
+        ServiceScreen { prompt: ServicePrompt::new(sim_id, label, suggestions) }
     }
 
     /// Typing edits the name; Enter connects; Esc returns to the list.
@@ -43,11 +43,11 @@ impl ServiceScreen {
             let text = match i {
                 0 => Text::new(&line).color_range(0, 1..5),
                 2 => Text::new(&line).error_color_all(),
-                3 => Text::new(&line).dim_all(),
+                3 | 4 => Text::new(&line).dim_all(),
                 _ => Text::new(&line),
             };
             print_text_with_coordinates(text, 0, i, Some(cols), Some(1));
         }
-        help_line(&[("Enter", "open"), ("Esc", "back")], rows.saturating_sub(1), cols);
+        help_line(&[("Enter", "open"), ("Tab", "next service"), ("Esc", "back")], rows.saturating_sub(1), cols);
     }
 }

@@ -172,7 +172,8 @@ fn ctrl_e_opens_a_pane_inside_a_service() {
     let docker = napsh_e2e::device::FakeDocker::install(&env).expect("installing the fake docker");
     docker.add_service("web", true).unwrap();
     env.write_config(&docker.config()).unwrap();
-    let zellij = ZellijSession::start(&env, 200, 50).expect("starting zellij");
+    let zellij = ZellijSession::start_with_settings(&env, 200, 50, "services \"db web\";")
+        .expect("starting zellij");
     let screen = open_picker(&zellij);
     assert!(
         screen.contains("<Ctrl e> service"),
@@ -185,7 +186,11 @@ fn ctrl_e_opens_a_pane_inside_a_service() {
     zellij
         .wait_for_screen("Open kiosk-alpha in a service", WAIT)
         .unwrap();
-    zellij.type_text("web");
+    zellij.wait_for_screen("Tab: db, web", WAIT).unwrap();
+    // Tab picks the offered services in turn: db, then web.
+    zellij.send_keys(&["Tab"]);
+    zellij.wait_for_screen("Service: db_", WAIT).unwrap();
+    zellij.send_keys(&["Tab"]);
     zellij.wait_for_screen("Service: web_", WAIT).unwrap();
     zellij.send_keys(&["Enter"]);
 

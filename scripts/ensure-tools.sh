@@ -22,6 +22,9 @@ ensure_apt_packages() {
   command -v tmux >/dev/null || missing+=(tmux)
   # useradd/chpasswd/userdel: the keys-push test's throwaway device user.
   command -v useradd >/dev/null && command -v chpasswd >/dev/null || missing+=(passwd)
+  command -v script >/dev/null || missing+=(util-linux)   # e2e_device: a terminal for napsh
+  command -v man >/dev/null || missing+=(man-db)          # e2e_device: napsh man renders
+  command -v groff >/dev/null || missing+=(groff-base)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq

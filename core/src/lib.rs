@@ -5,12 +5,16 @@
 pub mod device;
 pub mod filter;
 pub mod guide;
+pub mod lan;
 pub mod messages;
 pub mod picker;
 pub mod picker_feed;
 pub mod plugin_config;
 pub mod resolve;
 pub mod sanitize;
+pub mod service;
+pub mod service_prompt;
+pub mod shell;
 pub mod soracom;
 
 pub use device::Device;

@@ -40,6 +40,8 @@ pub enum PickerKey {
     Enter,
     /// Clears the filter, or closes the picker when the filter is empty.
     Escape,
+    /// Asks which service (container) of the highlighted device to open.
+    AskService,
 }
 
 /// What the plugin should do after an input.
@@ -55,6 +57,15 @@ pub enum PickerIntent {
     Refresh,
     /// Hide or close the picker.
     Close,
+    /// Ask for a service of this device (SIM id), then open a pane inside it.
+    AskService(String),
+    /// Open one SSH pane inside a service of a device.
+    ConnectService {
+        /// The device's SIM id.
+        sim_id: String,
+        /// The service (validated).
+        service: String,
+    },
 }
 
 /// Connection progress of one device, shown next to it.
@@ -160,6 +171,10 @@ impl Picker {
             PickerKey::Enter => self.connect_intent(),
             PickerKey::Escape if !self.query.is_empty() => self.edit_query(String::clear),
             PickerKey::Escape => PickerIntent::Close,
+            PickerKey::AskService => self
+                .highlighted()
+                .map(|d| PickerIntent::AskService(d.sim_id.clone()))
+                .unwrap_or(PickerIntent::Nothing),
         }
     }
 
@@ -592,6 +607,18 @@ mod tests {
             p.handle_key(PickerKey::Enter),
             PickerIntent::Connect(vec!["8981000000000000002".into()])
         );
+    }
+
+    #[test]
+    fn ask_service_names_the_highlighted_device() {
+        let mut p = picker();
+        p.handle_key(PickerKey::Down);
+        assert_eq!(
+            p.handle_key(PickerKey::AskService),
+            PickerIntent::AskService("8981000000000000002".into())
+        );
+        p.handle_key(PickerKey::Char('z'));
+        assert_eq!(p.handle_key(PickerKey::AskService), PickerIntent::Nothing);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct PluginConfig {
     pub online_only: bool,
     /// Where device panes open.
     pub placement: PanePlacement,
+    /// Service names the "open in a service" prompt offers (`services "web db"`).
+    pub services: Vec<String>,
 }
 
 impl Default for PluginConfig {
@@ -37,6 +39,7 @@ impl Default for PluginConfig {
             user: None,
             online_only: false,
             placement: PanePlacement::Tiled,
+            services: Vec::new(),
         }
     }
 }
@@ -53,6 +56,9 @@ impl PluginConfig {
         config.user = non_empty(map, "user");
         if let Some(v) = map.get("online_only") {
             config.online_only = parse_bool("online_only", v)?;
+        }
+        if let Some(v) = map.get("services") {
+            config.services = parse_services(v)?;
         }
         if let Some(v) = map.get("panes") {
             config.placement = match v.trim() {
@@ -104,6 +110,13 @@ impl PluginConfig {
         argv
     }
 
+    /// The interactive session inside a service of a device (`napsh ssh SIM SERVICE`).
+    pub fn ssh_service_argv(&self, sim_id: &str, service: &str) -> Vec<String> {
+        let mut argv = self.ssh_argv(sim_id);
+        argv.push(service.to_string());
+        argv
+    }
+
     /// The manual guide for a device, with the last failure napsh recorded for it.
     pub fn guide_argv(&self, sim_id: &str) -> Vec<String> {
         self.helper_argv(&["guide", "--json", sim_id])
@@ -114,6 +127,19 @@ fn non_empty(map: &BTreeMap<String, String>, key: &str) -> Option<String> {
     map.get(key)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// `services "web db,worker"`: names separated by spaces or commas, each a valid service name.
+fn parse_services(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            crate::service::validate_name(s)
+                .map(|()| s.to_string())
+                .map_err(|why| format!("services: {why}"))
+        })
+        .collect()
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
@@ -180,6 +206,23 @@ mod tests {
                 "898"
             ]
         );
+    }
+
+    #[test]
+    fn service_sessions_name_the_service_after_the_device() {
+        let c = PluginConfig::from_map(&map(&[("user", "admin")])).unwrap();
+        assert_eq!(
+            c.ssh_service_argv("898", "web"),
+            ["napsh", "ssh", "--user", "admin", "898", "web"]
+        );
+    }
+
+    #[test]
+    fn services_are_a_list_of_valid_names() {
+        let c = PluginConfig::from_map(&map(&[("services", "web, db  worker")])).unwrap();
+        assert_eq!(c.services, ["web", "db", "worker"]);
+        let err = PluginConfig::from_map(&map(&[("services", "web -x")])).unwrap_err();
+        assert!(err.contains("services") && err.contains("-x"), "{err}");
     }
 
     #[test]

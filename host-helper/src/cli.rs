@@ -66,10 +66,24 @@ mapping napsh creates is deleted when the session ends (exit, Ctrl-C, closed ter
 --keep it is left for reuse until it expires. Your ~/.ssh/config, keys and agent still apply.
 User: USER@ > --user > config rule > default_user > pi.
 
+A SERVICE after the device opens the shell (or runs the command) inside that service
+(container): config `service_exec`, default `docker exec {tty} {service} sh -c {command}`;
+a service that is not running is reported with the running ones (`service_list`, default
+`docker ps --format '{{.Names}}'`). `--` always starts the command: `napsh ssh dev -- ls` runs
+ls on the device, `napsh ssh dev web -- ls` inside the service web.
+
+A DEVICE that is an IP address (v4/v6) or a `.local` name is connected to directly on the LAN
+(no mapping, no Soracom API call); its host key is pinned as `lan:ADDRESS`, or as the SIM's
+when config `lan_sims` maps the address to a SIM id. Config rules match the address as name.
+
 Examples:
   napsh ssh kiosk-12
   napsh ssh admin@kiosk-12
   napsh ssh kiosk-12 -- sudo systemctl restart kiosk
+  napsh ssh kiosk-12 web                 a shell inside the container web
+  napsh ssh kiosk-12 web -- nginx -t     a command inside it
+  napsh ssh pi@192.168.1.20              straight over the LAN
+  napsh ssh raspberrypi.local db -- psql -c 'select 1'
   napsh ssh --keep --ssh-option ForwardAgent=yes 8981200000000000001")]
     Ssh(SshArgs),
     /// List live mappings, or close them.
@@ -129,11 +143,18 @@ Examples:
     /// Show Soracom's Napter audit log of a device (mappings created, connections, denials).
     #[command(after_help = AUDIT_AFTER)]
     Audit(AuditArgs),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(after_help = "\
+Examples:
+  napsh man | man -l -
+  napsh man --dir ~/.local/share/man/man1     napsh.1, napsh-ssh.1, …")]
+    Man(ManArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
   napsh completions bash > ~/.local/share/bash-completion/completions/napsh
-  napsh completions zsh > ~/.zfunc/_napsh")]
+  napsh completions zsh > ~/.zfunc/_napsh
+  napsh completions fish > ~/.config/fish/completions/napsh.fish")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -226,9 +247,14 @@ pub struct ConnectArgs {
 /// `napsh ssh`.
 #[derive(Debug, Args)]
 pub struct SshArgs {
-    /// [USER@]DEVICE: name tag, SIM id or IMSI.
+    /// [USER@]DEVICE: name tag, SIM id or IMSI; or an IP address / `.local` name for a direct
+    /// LAN connection (no Soracom API call).
     #[arg(value_name = "[USER@]DEVICE")]
     pub target: String,
+    /// A service (container) on the device: the shell or command runs inside it
+    /// (config `service_exec`, default `docker exec`).
+    #[arg(value_name = "SERVICE")]
+    pub service: Option<String>,
     /// Remote user.
     #[arg(long, short = 'l')]
     pub user: Option<String>,
@@ -330,6 +356,16 @@ Examples:
         /// Device: name tag, SIM id or IMSI (a SIM id works offline).
         #[arg(value_name = "DEVICE")]
         device: String,
+    },
+    /// List the pinned host keys: alias (SIM id or lan:ADDRESS), key type, fingerprint.
+    #[command(after_help = "\
+Examples:
+  napsh known-hosts list
+  napsh known-hosts list --json")]
+    List {
+        /// JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the path of napsh's known_hosts file.
     #[command(after_help = "\
@@ -509,4 +545,13 @@ pub struct AuditArgs {
     /// Show the newest N entries.
     #[arg(long, default_value_t = napsh_core::audit::DEFAULT_LIMIT, value_name = "N")]
     pub limit: usize,
+}
+
+/// `napsh man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write napsh.1 and one napsh-COMMAND.1 per command into this directory instead of
+    /// printing napsh.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }

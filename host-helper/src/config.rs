@@ -40,6 +40,10 @@ pub struct Rule {
     pub password_keyring: Option<KeyringRef>,
     /// Plain password (only with `allow_plain_password = true`).
     pub password: Option<String>,
+    /// How to run a command inside a service on these devices (see `Config::service_exec`).
+    pub service_exec: Option<String>,
+    /// How to list the running services on these devices (see `Config::service_list`).
+    pub service_list: Option<String>,
 }
 
 /// The whole config file.
@@ -71,6 +75,16 @@ pub struct Config {
     /// Public key `napsh keys push` installs (default: the first of ~/.ssh/id_ed25519.pub,
     /// id_ecdsa.pub, id_rsa.pub); a leading `~/` means the home directory.
     pub ssh_public_key: Option<String>,
+    /// Template of the remote command that runs `{command}` inside `{service}` (`{tty}`:
+    /// `-it` or `-i`); default `napsh_core::service::DEFAULT_EXEC` (docker exec).
+    pub service_exec: Option<String>,
+    /// Remote command printing the running services, one per line; default
+    /// `napsh_core::service::DEFAULT_LIST` (docker ps).
+    pub service_list: Option<String>,
+    /// LAN address (IP or `.local` name) → SIM id: a direct connection to that address pins
+    /// and checks the SIM's host key instead of a `lan:<address>` one.
+    #[serde(default)]
+    pub lan_sims: std::collections::BTreeMap<String, String>,
 }
 
 fn default_duration() -> u64 {
@@ -144,6 +158,7 @@ fn validate(config: &Config, path: &Path) -> Result<()> {
     for (i, rule) in config.rules.iter().enumerate() {
         validate_rule(rule).with_context(|| format!("{}: rules[{}]", path.display(), i))?;
     }
+    crate::service::validate_config(config, path)?;
     Ok(())
 }
 
@@ -219,6 +234,10 @@ pub struct DeviceSettings {
     pub port: Option<u16>,
     /// Password source from the first matching rule with one.
     pub password: Option<PasswordSource>,
+    /// `service_exec` from the first matching rule with one.
+    pub service_exec: Option<String>,
+    /// `service_list` from the first matching rule with one.
+    pub service_list: Option<String>,
 }
 
 impl Config {
@@ -228,6 +247,8 @@ impl Config {
         for rule in self.rules.iter().filter(|r| r.matches(device)) {
             out.user = out.user.or(rule.user.clone());
             out.port = out.port.or(rule.port);
+            out.service_exec = out.service_exec.or(rule.service_exec.clone());
+            out.service_list = out.service_list.or(rule.service_list.clone());
             if out.password.is_none() {
                 out.password = self.password_source(rule);
             }

@@ -55,10 +55,12 @@ pub fn fresh_cached_entry(app: &App, client: &Client, sim_id: &str) -> Option<De
 
 /// Fetches SIMs and mappings, builds the list and refreshes the cache.
 pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
+    let spinner = crate::progress::Spinner::start("fetching the device list…");
     let (sims, maps) = tokio::try_join!(
         client.list::<Sim>("/sims"),
         crate::mappings::list_all(client)
     )?;
+    spinner.finish();
     let owned = app.registry().entries().unwrap_or_default();
     let key = client.profile().cache_key();
     let list = CachedList {

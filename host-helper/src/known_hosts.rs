@@ -53,6 +53,63 @@ pub fn reset(file: &Path, alias: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// One pinned key, as `napsh known-hosts list` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedKey {
+    /// The alias it is pinned under: a SIM id, or `lan:ADDRESS`.
+    pub alias: String,
+    /// Key type (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`).
+    pub key_type: String,
+    /// `SHA256:…` fingerprint.
+    pub fingerprint: String,
+}
+
+/// Every key in napsh's known_hosts (empty when the file does not exist). Parsed here, not by
+/// `ssh-keygen -l`, which mistakes a line starting with a SIM id for an SSH1 key.
+pub fn list(file: &Path) -> Result<Vec<PinnedKey>> {
+    if !file.exists() {
+        return Ok(vec![]);
+    }
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(pinned_keys(&text))
+}
+
+/// The entries of known_hosts text: alias, type and SHA256 fingerprint (comments, markers and
+/// undecodable keys skipped).
+pub fn pinned_keys(text: &str) -> Vec<PinnedKey> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('@'))
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let alias = parts.next()?.to_string();
+            let key_type = parts.next()?.to_string();
+            let fingerprint = fingerprint(parts.next()?)?;
+            Some(PinnedKey {
+                alias,
+                key_type,
+                fingerprint,
+            })
+        })
+        .collect()
+}
+
+/// OpenSSH's `SHA256:…` fingerprint of a base64 key blob.
+pub fn fingerprint(blob_base64: &str) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(blob_base64)
+        .ok()?;
+    let digest = sha2::Sha256::digest(&blob);
+    Some(format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    ))
+}
+
 /// Parses known_hosts / ssh-keyscan lines (`host type key [comment]`), skipping comments.
 pub fn parse_keys(text: &str) -> Vec<HostKey> {
     text.lines()
@@ -138,6 +195,33 @@ mod tests {
                 k("ssh-rsa", "CCCC")
             ]
         );
+    }
+
+    #[test]
+    fn lists_pinned_keys_with_openssh_fingerprints() {
+        let blob = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+        let text = format!("# c\n8981 ssh-ed25519 {blob}\nlan:192.168.1.5 ssh-ed25519 {blob}\n@revoked x ssh-rsa AAAA\n");
+        let keys = pinned_keys(&text);
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].alias, "8981");
+        assert_eq!(keys[1].alias, "lan:192.168.1.5");
+        assert_eq!(keys[0].key_type, "ssh-ed25519");
+        // What `ssh-keygen -l` prints for this key.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.pub");
+        std::fs::write(&file, format!("ssh-ed25519 {blob}\n")).unwrap();
+        let out = Command::new("ssh-keygen")
+            .arg("-l")
+            .arg("-f")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let expected = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string();
+        assert_eq!(keys[0].fingerprint, expected);
     }
 
     #[test]

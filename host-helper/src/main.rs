@@ -18,7 +18,9 @@ mod mappings;
 mod output;
 mod paths;
 mod profile;
+mod progress;
 mod registry;
+mod service;
 mod session;
 mod signals;
 mod source_ip;
@@ -35,6 +37,7 @@ fn main() {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
     let json = commands::wants_json(&cli.command);
+    progress::init(json, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -58,6 +58,7 @@ pub fn plan(
         options: options.to_vec(),
         command: command.to_vec(),
         stdin_is_tty,
+        tty_for_command: false,
     }
 }
 

@@ -32,6 +32,9 @@ pub struct SshPlan {
     pub command: Vec<String>,
     /// Whether stdin is a terminal (asks for `-t` in interactive mode).
     pub stdin_is_tty: bool,
+    /// The command starts an interactive shell (a service shell): `-t` when stdin is a
+    /// terminal, as without a command.
+    pub tty_for_command: bool,
 }
 
 /// What ssh did.
@@ -78,7 +81,7 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
         args.extend(["-o".to_string(), o]);
     }
     args.extend(["-l".to_string(), plan.user.clone()]);
-    if !plan.command.is_empty() {
+    if !plan.command.is_empty() && !plan.tty_for_command {
         args.push("-T".into());
     } else if plan.stdin_is_tty {
         args.push("-t".into());
@@ -298,6 +301,7 @@ mod tests {
             options: vec!["ForwardAgent=no".into()],
             command: vec![],
             stdin_is_tty: true,
+            tty_for_command: false,
         }
     }
 
@@ -347,6 +351,18 @@ mod tests {
             ["--", "203.0.113.45", "uname", "-a"]
         );
         let mut p = plan();
+        p.stdin_is_tty = false;
+        let args = build_args(&p);
+        assert!(!args.contains(&"-t".to_string()) && !args.contains(&"-T".to_string()));
+    }
+
+    #[test]
+    fn a_shell_command_gets_a_terminal_only_from_a_terminal() {
+        let mut p = plan();
+        p.command = vec!["docker exec -it web sh".into()];
+        p.tty_for_command = true;
+        let args = build_args(&p);
+        assert!(args.contains(&"-t".to_string()) && !args.contains(&"-T".to_string()));
         p.stdin_is_tty = false;
         let args = build_args(&p);
         assert!(!args.contains(&"-t".to_string()) && !args.contains(&"-T".to_string()));

@@ -165,7 +165,10 @@ fn exec_fans_out_with_prefixes_summary_logs_and_no_mapping_left() {
     assert!(env.mappings().is_empty(), "left: {:?}", env.mappings());
     let pinned = std::fs::read_to_string(env.path().join("data/napsh/known_hosts")).unwrap();
     for name in ok {
-        assert!(pinned.contains(&env.sim_id(name)), "host key of {name} pinned: {pinned}");
+        assert!(
+            pinned.contains(&env.sim_id(name)),
+            "host key of {name} pinned: {pinned}"
+        );
     }
     assert_eq!(
         env.count_requests("POST", "/v1/port_mappings"),

@@ -46,6 +46,18 @@ fn open_picker(zellij: &ZellijSession) -> String {
         .expect("the picker shows the fleet")
 }
 
+/// Waits for a terminal pane titled `title`; its id.
+fn wait_for_pane(env: &TestEnv, zellij: &ZellijSession, title: &str) -> u64 {
+    let ok = env.wait_until(30, || {
+        zellij
+            .terminal_panes_titled(title)
+            .map(|p| !p.is_empty())
+            .unwrap_or(false)
+    });
+    assert!(ok, "no pane named {title}: {:#?}", zellij.panes().unwrap());
+    zellij.terminal_panes_titled(title).unwrap()[0]
+}
+
 #[test]
 fn picker_opens_two_sessions_and_cleans_up() {
     let (env, zellij) = start();
@@ -67,14 +79,7 @@ fn picker_opens_two_sessions_and_cleans_up() {
 
     let mut panes = Vec::new();
     for name in ["kiosk-alpha", "kiosk-beta"] {
-        let ok = env.wait_until(30, || {
-            zellij
-                .terminal_panes_titled(name)
-                .map(|p| !p.is_empty())
-                .unwrap_or(false)
-        });
-        assert!(ok, "no pane named {name}: {:#?}", zellij.panes().unwrap());
-        panes.push(zellij.terminal_panes_titled(name).unwrap()[0]);
+        panes.push(wait_for_pane(&env, &zellij, name));
     }
     assert_eq!(env.mappings().len(), 2, "one mapping per device");
 
@@ -157,6 +162,62 @@ fn a_session_that_cannot_connect_gets_the_guide() {
     assert!(
         env.wait_until(30, || env.mappings().is_empty()),
         "the failed session's mapping must be deleted: {:?}",
+        env.mappings()
+    );
+}
+
+#[test]
+fn ctrl_e_opens_a_pane_inside_a_service() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
+    let docker = napsh_e2e::device::FakeDocker::install(&env).expect("installing the fake docker");
+    docker.add_service("web", true).unwrap();
+    env.write_config(&docker.config()).unwrap();
+    let zellij = ZellijSession::start_with_settings(&env, 200, 50, "services \"db web\";")
+        .expect("starting zellij");
+    let screen = open_picker(&zellij);
+    assert!(
+        screen.contains("<Ctrl e> service"),
+        "help line missing:\n{screen}"
+    );
+
+    zellij.type_text("alpha");
+    zellij.wait_for_screen("1 shown", WAIT).unwrap();
+    zellij.send_keys(&["C-e"]);
+    zellij
+        .wait_for_screen("Open kiosk-alpha in a service", WAIT)
+        .unwrap();
+    zellij.wait_for_screen("Tab: db, web", WAIT).unwrap();
+    // Tab picks the offered services in turn: db, then web.
+    zellij.send_keys(&["Tab"]);
+    zellij.wait_for_screen("Service: db_", WAIT).unwrap();
+    zellij.send_keys(&["Tab"]);
+    zellij.wait_for_screen("Service: web_", WAIT).unwrap();
+    zellij.send_keys(&["Enter"]);
+
+    let pane = wait_for_pane(&env, &zellij, "kiosk-alpha/web");
+    zellij
+        .write_to_pane(
+            pane,
+            "echo svc:$NAPSH_FAKE_SERVICE:$NAPSH_FAKE_TTY:$((6*7))\n",
+        )
+        .unwrap();
+    let ok = env.wait_until(30, || {
+        zellij
+            .pane_screen(pane)
+            .map(|s| s.contains("svc:web:yes:42"))
+            .unwrap_or(false)
+    });
+    assert!(
+        ok,
+        "the pane's shell is not inside the service:\n{}",
+        zellij.pane_screen(pane).unwrap_or_default()
+    );
+    assert_eq!(docker.execs(), [("web".to_string(), "-it".to_string())]);
+
+    zellij.write_to_pane(pane, "exit\n").unwrap();
+    assert!(
+        env.wait_until(30, || env.mappings().is_empty()),
+        "mapping left after the service session ended: {:?}",
         env.mappings()
     );
 }

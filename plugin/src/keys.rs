@@ -10,6 +10,7 @@ pub fn picker_key(key: &KeyWithModifier) -> Option<PickerKey> {
             BareKey::Char('a') => Some(PickerKey::SelectAllVisible),
             BareKey::Char('o') => Some(PickerKey::ToggleOnlineOnly),
             BareKey::Char('r') => Some(PickerKey::Refresh),
+            BareKey::Char('e') => Some(PickerKey::AskService),
             BareKey::Char('n') => Some(PickerKey::Down),
             BareKey::Char('p') => Some(PickerKey::Up),
             _ => None,

@@ -30,10 +30,14 @@ impl SessionPanes {
     }
 }
 
-/// Opens the `napsh ssh` pane for one device, named after it.
-pub fn open_session_pane(config: &PluginConfig, panes: &mut SessionPanes, sim_id: &str, label: &str) {
-    panes.titles.insert(sim_id.to_string(), label.to_string());
-    let argv = config.ssh_argv(sim_id);
+/// Opens the `napsh ssh` pane for one device (inside `service` when given), named after it
+/// (`device/service`).
+pub fn open_session_pane(config: &PluginConfig, panes: &mut SessionPanes, sim_id: &str, label: &str, service: Option<&str>) {
+    let (title, argv) = match service {
+        Some(service) => (format!("{label}/{service}"), config.ssh_service_argv(sim_id, service)),
+        None => (label.to_string(), config.ssh_argv(sim_id)),
+    };
+    panes.titles.insert(sim_id.to_string(), title);
     let command = CommandToRun::new_with_args(&argv[0], argv[1..].to_vec());
     let context = BTreeMap::from([
         (CTX_KIND.to_string(), "session".to_string()),

@@ -11,7 +11,7 @@ use napsh_core::picker_feed;
 use napsh_core::picker::{Picker, PickerIntent, Progress};
 use napsh_core::plugin_config::PluginConfig;
 use napsh_core::sanitize::bytes_for_terminal;
-use screens::{GuideScreen, KeyResponse, ListScreen, MessageScreen, Screen};
+use screens::{GuideScreen, KeyResponse, ListScreen, MessageScreen, Screen, ServiceScreen};
 use std::collections::BTreeMap;
 use zellij_tile::prelude::*;
 
@@ -40,6 +40,8 @@ struct State {
     queued_guides: Vec<GuideScreen>,
     /// SIM ids whose `napsh connect` has not answered yet.
     pending_connects: std::collections::BTreeSet<String>,
+    /// SIM id → the service its pending connection opens (absent: the host OS).
+    pending_services: BTreeMap<String, String>,
 }
 
 impl Default for State {
@@ -54,6 +56,7 @@ impl Default for State {
             panes: panes::SessionPanes::default(),
             queued_guides: Vec::new(),
             pending_connects: Default::default(),
+            pending_services: BTreeMap::new(),
         }
     }
 }
@@ -103,6 +106,7 @@ impl ZellijPlugin for State {
             Screen::List(list) => list.render(&mut self.picker, &self.status, rows, cols, now),
             Screen::Guide(guide) => guide.render(rows, cols),
             Screen::Message(message) => message.render(rows, cols),
+            Screen::Service(service) => service.render(rows, cols),
         }
     }
 }
@@ -166,7 +170,20 @@ impl State {
                 true
             }
             PickerIntent::Connect(sim_ids) => {
+                for sim_id in &sim_ids {
+                    self.pending_services.remove(sim_id);
+                }
                 self.connect(&sim_ids);
+                true
+            }
+            PickerIntent::AskService(sim_id) => {
+                let label = self.picker.device(&sim_id).map(|d| d.label().to_string()).unwrap_or_else(|| sim_id.clone());
+                self.screen = Screen::Service(ServiceScreen::new(&sim_id, &label, &self.config.services));
+                true
+            }
+            PickerIntent::ConnectService { sim_id, service } => {
+                self.pending_services.insert(sim_id.clone(), service);
+                self.connect(&[sim_id]);
                 true
             }
         }
@@ -239,13 +256,14 @@ impl State {
     }
 
     fn record_connect_result(&mut self, sim_id: &str, code: Option<i32>, stdout: &[u8], stderr: &[u8]) {
+        let service = self.pending_services.remove(sim_id);
         let result = stdout
             .split(|b| *b == b'\n')
             .find_map(|line| serde_json::from_slice::<ConnectResult>(line).ok());
         match result {
             Some(r) if r.ok => {
                 let label = r.name.filter(|n| !n.is_empty()).unwrap_or_else(|| sim_id.to_string());
-                panes::open_session_pane(&self.config, &mut self.panes, sim_id, &label);
+                panes::open_session_pane(&self.config, &mut self.panes, sim_id, &label, service.as_deref());
             }
             Some(r) => {
                 let reason = r.error.map(|e| e.message).unwrap_or_else(|| "napsh could not connect".into());

@@ -4,10 +4,12 @@
 mod guide;
 mod list;
 mod message;
+mod service;
 
 pub use guide::GuideScreen;
 pub use list::{ListScreen, ListStatus};
 pub use message::MessageScreen;
+pub use service::ServiceScreen;
 
 use napsh_core::picker::{Picker, PickerIntent};
 use zellij_tile::prelude::*;
@@ -20,6 +22,8 @@ pub enum Screen {
     Guide(GuideScreen),
     /// A message that blocks the picker (permissions denied, bad configuration).
     Message(MessageScreen),
+    /// The "host OS or service" prompt for one device.
+    Service(ServiceScreen),
 }
 
 /// A screen's answer to an input.
@@ -61,6 +65,7 @@ impl Screen {
             Screen::List(list) => list.handle_key(key, picker),
             Screen::Guide(guide) => guide.handle_key(key),
             Screen::Message(message) => message.handle_key(key),
+            Screen::Service(service) => service.handle_key(key),
         }
     }
 
@@ -69,7 +74,7 @@ impl Screen {
         match self {
             Screen::List(list) => list.handle_mouse(mouse, picker),
             Screen::Guide(guide) => guide.handle_mouse(mouse),
-            Screen::Message(_) => KeyResponse::none(),
+            Screen::Message(_) | Screen::Service(_) => KeyResponse::none(),
         }
     }
 }

@@ -35,6 +35,17 @@ pub fn plugin_wasm() -> PathBuf {
 impl ZellijSession {
     /// Starts Zellij for `env` with the picker bound to Alt-y and the plugin pre-granted.
     pub fn start(env: &TestEnv, width: u16, height: u16) -> Result<Self> {
+        Self::start_with_settings(env, width, height, "")
+    }
+
+    /// [`ZellijSession::start`] with extra plugin settings (KDL nodes such as
+    /// `services "web db";`) in the picker's block.
+    pub fn start_with_settings(
+        env: &TestEnv,
+        width: u16,
+        height: u16,
+        plugin_settings: &str,
+    ) -> Result<Self> {
         require_tool("zellij", "cargo install --locked zellij --version 0.45.1");
         require_tool("tmux", "apt-get install -y tmux");
         let wasm = plugin_wasm();
@@ -55,7 +66,7 @@ impl ZellijSession {
             .unwrap();
         write_permissions(Path::new(&cache), &wasm)?;
         let config = root.join("config.kdl");
-        std::fs::write(&config, config_kdl(&wasm, env.napsh_bin()))?;
+        std::fs::write(&config, config_kdl(&wasm, env.napsh_bin(), plugin_settings))?;
         let session = format!("napsh-e2e-{}-{}", std::process::id(), unique());
         let tmux_socket = format!("napsh-e2e-{}", unique());
         let command = format!(
@@ -254,10 +265,10 @@ fn write_permissions(cache_home: &Path, wasm: &Path) -> Result<()> {
     std::fs::write(dir.join("permissions.kdl"), body).context("writing permissions.kdl")
 }
 
-fn config_kdl(wasm: &Path, napsh: &Path) -> String {
+fn config_kdl(wasm: &Path, napsh: &Path, plugin_settings: &str) -> String {
     format!(
         "show_startup_tips false\nshow_release_notes false\nkeybinds {{\n    shared_except \"locked\" {{\n        \
-         bind \"Alt y\" {{ LaunchOrFocusPlugin \"file:{}\" {{ floating true; move_to_focused_tab true; helper {:?}; }}; }}\n    }}\n}}\n",
+         bind \"Alt y\" {{ LaunchOrFocusPlugin \"file:{}\" {{ floating true; move_to_focused_tab true; helper {:?}; {plugin_settings} }}; }}\n    }}\n}}\n",
         wasm.display(),
         napsh.display().to_string()
     )

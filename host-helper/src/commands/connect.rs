@@ -49,11 +49,16 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
         };
         tasks.spawn(async move { (i, job.run().await) });
     }
+    let spinner = crate::progress::Spinner::start(format!(
+        "ensuring mappings for {} device(s)…",
+        tasks.len()
+    ));
     let mut outcomes: Vec<Option<Result<Ensured>>> = resolved.iter().map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         let (i, r) = joined?;
         outcomes[i] = Some(r);
     }
+    spinner.finish();
     let mut first_failure = None;
     for ((arg, device), outcome) in args.devices.iter().zip(resolved).zip(outcomes) {
         let result = match (device, outcome) {

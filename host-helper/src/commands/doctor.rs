@@ -272,8 +272,7 @@ fn host_key(app: &App, device: &Device, ip: &str, port: u16, label: &str) -> Res
 }
 
 async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> Result<String> {
-    let (askpass, env) =
-        crate::session::askpass_env(crate::session::password_for(app, device)?)?;
+    let (askpass, env) = crate::session::askpass_env(crate::session::password_for(app, device)?)?;
     let mut options = vec!["ConnectTimeout=20".to_string()];
     if askpass.is_none() {
         options.insert(0, "BatchMode=yes".into());
@@ -288,6 +287,7 @@ async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> R
         options,
         command: vec!["true".into()],
         stdin_is_tty: false,
+        tty_for_command: false,
     };
     let out = tokio::process::Command::new("ssh")
         .args(build_args(&plan))

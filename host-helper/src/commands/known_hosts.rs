@@ -12,22 +12,51 @@ pub async fn run(app: &App, command: KnownHostsCommand) -> Result<i32> {
     let file = app.dirs.known_hosts();
     match command {
         KnownHostsCommand::Path => output::line(&file.display().to_string()),
+        KnownHostsCommand::List { json } => list(&file, json)?,
         KnownHostsCommand::Reset { device } => {
             let (alias, label) = alias_of(app, &device).await?;
             if reset(&file, &alias)? {
                 output::line(&format!(
-                    "forgot the pinned host key of {label} (SIM {alias}); the next connection pins the new one"
+                    "forgot the pinned host key of {label} ({alias}); the next connection pins the new one"
                 ));
             } else {
-                output::line(&format!("no host key is pinned for {label} (SIM {alias})"));
+                output::line(&format!("no host key is pinned for {label} ({alias})"));
             }
         }
     }
     Ok(0)
 }
 
-/// The alias (SIM id) of a device argument; a bare SIM id works even without the API.
+/// Prints the pinned keys as a table or a JSON array.
+fn list(file: &std::path::Path, json: bool) -> Result<()> {
+    let entries = crate::known_hosts::list(file)?;
+    if json {
+        output::json(&entries);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                for_terminal(&e.alias),
+                for_terminal(&e.key_type),
+                for_terminal(&e.fingerprint),
+            ]
+        })
+        .collect();
+    for line in output::table(&["ALIAS", "TYPE", "FINGERPRINT"], &rows) {
+        output::line(&line);
+    }
+    Ok(())
+}
+
+/// The alias (SIM id, or `lan:ADDRESS` for a direct LAN target) of a device argument; a bare
+/// SIM id and a LAN address work even without the API.
 async fn alias_of(app: &App, device: &str) -> Result<(String, String)> {
+    if let Some(lan) = napsh_core::lan::parse_target(device) {
+        let alias = crate::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
+        return Ok((alias, for_terminal(&lan.host)));
+    }
     match crate::devices::resolve_all(app, &[device]).await {
         Ok(mut d) => {
             let d = d.remove(0);

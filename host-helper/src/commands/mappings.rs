@@ -169,7 +169,9 @@ async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
     };
     let mut failed = None;
     for (ip, port, sim_id) in targets_list {
+        let spinner = crate::progress::Spinner::start(format!("deleting the mapping {ip}:{port}…"));
         let result = delete(&client, &ip, port).await;
+        spinner.finish();
         if result.is_ok() {
             let _ = app.registry().forget(&key, &ip, port);
         }

@@ -10,8 +10,11 @@ mod guide;
 mod history;
 mod keys;
 mod known_hosts;
+mod man;
 mod mappings;
 mod ssh;
+mod ssh_lan;
+mod ssh_plan;
 mod zellij;
 
 use crate::api::Client;
@@ -39,6 +42,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
     if let Command::Zellij(command) = cli.command {
         return zellij::run(command);
     }
+    if let Command::Man(args) = cli.command {
+        return man::run(args);
+    }
     let app = App::new(cli.profile.clone())?;
     if !matches!(cli.command, Command::KnownHosts(_) | Command::History(_)) {
         app.reap().await;
@@ -55,7 +61,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Keys(c) => keys::run(&app, c).await,
         Command::History(a) => history::run(&app, a),
         Command::Audit(a) => audit::run(&app, a).await,
-        Command::Completions { .. } | Command::Zellij(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Zellij(_) | Command::Man(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -70,6 +78,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Keys(crate::cli::KeysCommand::List(a)) => a.json,
         Command::History(a) => a.json,
         Command::Audit(a) => a.json,
+        Command::KnownHosts(crate::cli::KnownHostsCommand::List { json }) => *json,
         _ => false,
     }
 }

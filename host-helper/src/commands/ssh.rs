@@ -15,19 +15,24 @@ use crate::ssh::build_args;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
+use napsh_core::sanitize::for_terminal;
 use napsh_core::Device;
-use std::io::IsTerminal;
 
 /// Runs `napsh ssh`.
 pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     let (user_at, name) = split_user(&args.target);
+    let service = crate::service::requested(args.service.as_deref())?;
+    if let Some(lan) = napsh_core::lan::parse_target(name) {
+        return super::ssh_lan::run(app, &args, user_at, lan, service, signals).await;
+    }
     let device = crate::devices::resolve_all(app, &[name]).await?.remove(0);
     let user = app
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
     let port = device_port(app, &args.mapping, &device);
     let secs = duration(app, &args.mapping)?;
+    let label = for_terminal(device.label());
     // Everything that can fail locally happens before a mapping exists.
     let (askpass, env) = askpass_env(password_for(app, &device)?)?;
     crate::paths::ensure_private_dir(&app.dirs.data)?;
@@ -47,6 +52,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         Holder::Session(me.clone()),
     );
     tokio::pin!(ensuring);
+    let spinner = crate::progress::Spinner::start(format!("opening a Napter mapping to {label}…"));
     let mut interrupted = None;
     let ensured = tokio::select! {
         r = &mut ensuring => r,
@@ -56,6 +62,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
             ensuring.await
         }
     };
+    spinner.finish();
     let ensured = match ensured {
         Ok(e) => e,
         Err(err) => {
@@ -70,18 +77,33 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         return Ok(exit_code(sig));
     }
     crate::failures::record(&app.dirs.state, &device.sim_id, None);
-    let plan = crate::session::plan(
-        app,
-        &ensured,
-        &device,
-        &user,
-        &args.ssh_options,
-        &args.command,
-        std::io::stdin().is_terminal(),
-    );
+    let endpoint = super::ssh_plan::Endpoint {
+        ip: ensured.mapping.ip_address.clone(),
+        port: ensured.mapping.port,
+        alias: device.sim_id.clone(),
+    };
+    let (plan, target) =
+        super::ssh_plan::plan(app, &args, &device, endpoint, user.clone(), service);
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
+    // Asked while the mapping still exists: the running services, when the service was missing.
+    let missing = match (&target, &outcome) {
+        (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
+            let password = app.config.settings_for(&device).password;
+            crate::service::explain_missing(&plan, t, password.as_ref(), &label, name).await
+        }
+        _ => None,
+    };
     finish(app, &client, &ensured, &me, args.keep).await;
+    if let Some(err) = missing {
+        // The picker's guide for this device then says which services are running.
+        crate::failures::record(
+            &app.dirs.state,
+            &device.sim_id,
+            Some(&error::one_line(&err)),
+        );
+        return Err(err);
+    }
     let outcome = match outcome {
         Ok(o) => o,
         Err(err) => {

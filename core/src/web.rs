@@ -80,6 +80,32 @@ pub fn parse_token_names(output: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `zellij list-sessions --no-formatting` shows `session`, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Not listed.
+    Absent,
+    /// Running (reachable).
+    Running,
+    /// Listed as exited (resurrectable): it must be deleted before a new one takes its name.
+    Exited,
+}
+
+/// The status of `session` in `zellij list-sessions --no-formatting` output
+/// (`napsh [Created 3s ago] ` / `old [Created 1h ago] (EXITED - attach to resurrect)`).
+pub fn session_status(list_output: &str, session: &str) -> SessionStatus {
+    list_output
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(session))
+        .map_or(SessionStatus::Absent, |line| {
+            if line.contains("EXITED") {
+                SessionStatus::Exited
+            } else {
+                SessionStatus::Running
+            }
+        })
+}
+
 /// The address a browser uses: `https` with TLS; an unspecified bind (`0.0.0.0`, `::`) is
 /// shown as `HOST`, which the user replaces with this machine's name.
 pub fn browser_url(bind: IpAddr, port: u16, tls: bool, session: &str) -> String {
@@ -175,6 +201,15 @@ mod tests {
         let out = "token_1: created at 2026-11-21 19:42:02\ntoken_2: created at 2026-11-21 19:43:00 [READ-ONLY]\n";
         assert_eq!(parse_token_names(out), vec!["token_1", "token_2"]);
         assert!(parse_token_names("No active tokens.\n").is_empty());
+    }
+
+    #[rstest]
+    #[case("napsh [Created 0s ago] \nnapsh-2 [Created 1s ago] ", "napsh", SessionStatus::Running)]
+    #[case("napsh-2 [Created 1s ago] ", "napsh", SessionStatus::Absent)]
+    #[case("napsh [Created 1h ago] (EXITED - attach to resurrect)", "napsh", SessionStatus::Exited)]
+    #[case("No active zellij sessions found.", "napsh", SessionStatus::Absent)]
+    fn sessions(#[case] out: &str, #[case] name: &str, #[case] want: SessionStatus) {
+        assert_eq!(session_status(out, name), want);
     }
 
     #[rstest]

@@ -20,7 +20,9 @@ mod registry;
 mod signals;
 mod source_ip;
 mod ssh;
+mod web_files;
 mod zellij_install;
+mod zellij_web;
 
 use clap::Parser;
 

@@ -8,6 +8,7 @@ mod guide;
 mod known_hosts;
 mod mappings;
 mod ssh;
+mod web;
 mod zellij;
 
 use crate::api::Client;
@@ -35,6 +36,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
     if let Command::Zellij(command) = cli.command {
         return zellij::run(command);
     }
+    if let Command::Web(args) = cli.command {
+        return web::run(args).await;
+    }
     let app = App::new(cli.profile.clone())?;
     if !matches!(cli.command, Command::KnownHosts(_)) {
         app.reap().await;
@@ -47,7 +51,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Guide(a) => guide::run(&app, a).await,
         Command::Doctor(a) => doctor::run(&app, a).await,
         Command::KnownHosts(c) => known_hosts::run(&app, c).await,
-        Command::Completions { .. } | Command::Zellij(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Zellij(_) | Command::Web(_) => unreachable!("handled above"),
     }
 }
 

@@ -1,0 +1,269 @@
+//! `napsh web`: the fleet in a browser through Zellij's web client — start or reuse the web
+//! server, the session with the picker's key and a login token; `--stop` undoes what napsh did.
+
+use crate::cli::WebArgs;
+use crate::error::NapshError;
+use crate::output;
+use crate::paths::{ensure_private_dir, write_private, Dirs};
+use crate::web_files::{remove_if_present, web_config, web_layout, WebFiles, WebSettings, WebState};
+use crate::zellij_install::{write_plugin, InstallPaths};
+use crate::zellij_web::{require_zellij, web_server_answers, Zellij};
+use anyhow::{Context, Result};
+use napsh_core::sanitize::for_terminal;
+use napsh_core::web::{browser_url, check_bind, check_session_name, welcome_text};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Defaults of the settings.
+const DEFAULT_BIND: &str = "127.0.0.1";
+const DEFAULT_PORT: u16 = 8082;
+const DEFAULT_SESSION: &str = "napsh";
+const DEFAULT_PICKER_KEY: &str = "Alt s";
+
+/// How the user learns the login token.
+enum TokenNews {
+    /// A new token, to be shown once.
+    Show(String),
+    /// A new token, written to this 0600 file.
+    Stored(PathBuf),
+    /// The token napsh created earlier still works; it was stored here, if anywhere.
+    Unchanged(Option<PathBuf>),
+}
+
+/// Runs `napsh web`.
+pub async fn run(args: WebArgs) -> Result<i32> {
+    let files = WebFiles::new(&Dirs::from_env()?);
+    let state = files.load_state()?;
+    if args.stop {
+        return stop(&files, state).await;
+    }
+    require_zellij()?;
+    start(&files, state, &args).await
+}
+
+async fn start(files: &WebFiles, previous: Option<WebState>, args: &WebArgs) -> Result<i32> {
+    let running = match previous {
+        Some(state) if web_server_answers(&state.settings.address()).await => Some(state),
+        _ => None,
+    };
+    let settings = match &running {
+        Some(state) => keep_running_settings(&state.settings, args)?,
+        None => settings_from_args(args)?,
+    };
+    let zellij = zellij_for(files)?;
+    ensure_private_dir(&files.dir)?;
+    if running.is_none() {
+        write_session_files(files, &settings)?;
+        zellij.start_web_server(&settings.address()).await?;
+    }
+    let created_session = zellij.ensure_session(&settings.session, &files.layout)?;
+    let mut state = WebState {
+        settings,
+        started_server: running.as_ref().is_none_or(|s| s.started_server),
+        started_session: created_session || running.as_ref().is_some_and(|s| s.started_session),
+        token_name: running.as_ref().and_then(|s| s.token_name.clone()),
+        token_file: running.as_ref().and_then(|s| s.token_file.clone()),
+    };
+    // Saved before the token exists too: a failure below must still leave `--stop` able to
+    // undo the server and the session.
+    files.save_state(&state)?;
+    let news = ensure_token(files, &zellij, &mut state, args)?;
+    files.save_state(&state)?;
+    report(&state, running.is_some(), created_session, &news);
+    Ok(0)
+}
+
+/// The settings of a running `napsh web`; explicit arguments that differ are refused.
+fn keep_running_settings(running: &WebSettings, args: &WebArgs) -> Result<WebSettings> {
+    let requested = settings_from_args(args)?;
+    let differs = |given: bool, same: bool| given && !same;
+    let changed = differs(args.bind.is_some(), requested.bind == running.bind)
+        || differs(args.port.is_some(), requested.port == running.port)
+        || differs(args.cert.is_some(), requested.cert == running.cert)
+        || differs(args.session.is_some(), requested.session == running.session)
+        || differs(args.picker_key.is_some(), requested.picker_key == running.picker_key);
+    if changed {
+        return Err(NapshError::config(format!(
+            "napsh web already runs on {}",
+            url_of(running)
+        ))
+        .hint("run `napsh web --stop` first to change --bind, --port, --cert, --session or --picker-key")
+        .into());
+    }
+    Ok(running.clone())
+}
+
+/// Validated settings from the arguments and the defaults.
+fn settings_from_args(args: &WebArgs) -> Result<WebSettings> {
+    let bind_text = args.bind.as_deref().unwrap_or(DEFAULT_BIND);
+    let bind = check_bind(bind_text, args.cert.is_some()).map_err(NapshError::config)?;
+    let session = args.session.as_deref().unwrap_or(DEFAULT_SESSION).to_string();
+    check_session_name(&session).map_err(NapshError::config)?;
+    Ok(WebSettings {
+        bind,
+        port: args.port.unwrap_or(DEFAULT_PORT),
+        cert: args.cert.as_deref().map(|p| existing_file("--cert", p)).transpose()?,
+        key: args.key.as_deref().map(|p| existing_file("--key", p)).transpose()?,
+        session,
+        picker_key: args
+            .picker_key
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PICKER_KEY.to_string()),
+    })
+}
+
+/// `path` made absolute (Zellij's server runs elsewhere); it must be a readable file.
+fn existing_file(flag: &str, path: &Path) -> Result<PathBuf> {
+    std::fs::File::open(path)
+        .and_then(|_| path.canonicalize())
+        .map_err(|e| {
+            NapshError::config(format!("{flag} {}: {e}", for_terminal(&path.display().to_string())))
+                .hint("give the path of a PEM file")
+                .into()
+        })
+}
+
+fn zellij_for(files: &WebFiles) -> Result<Zellij> {
+    let home = directories::BaseDirs::new()
+        .map(|b| b.home_dir().to_path_buf())
+        .context("cannot find your home directory")?;
+    Ok(Zellij {
+        config: files.config.clone(),
+        log: files.log.clone(),
+        cwd: home,
+    })
+}
+
+/// The plugin (embedded in this napsh, where `napsh zellij install` puts it), the Zellij config
+/// (the user's plus napsh's keybinding and web options), the layout and its welcome text.
+fn write_session_files(files: &WebFiles, settings: &WebSettings) -> Result<()> {
+    let install = InstallPaths::detect(None)?;
+    write_plugin(&install.wasm_file)?;
+    let user_config = match std::fs::read_to_string(&install.config_file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading {}", install.config_file.display()))
+        }
+    };
+    let helper = std::env::current_exe().context("finding this napsh binary")?;
+    let config = web_config(&user_config, settings, &install.wasm_file, &helper, &files.layout)
+        .with_context(|| format!("building napsh web's Zellij config from {}", install.config_file.display()))?;
+    write_private(&files.config, config.as_bytes())?;
+    write_private(&files.welcome, welcome_text(&settings.session, &settings.picker_key).as_bytes())?;
+    write_private(&files.layout, web_layout(&files.welcome).as_bytes())
+}
+
+/// Makes sure a login token of napsh's exists: a new one with `--new-token` or when napsh's is
+/// gone, else the old one is kept. A new token is shown once on a terminal, else written 0600.
+fn ensure_token(
+    files: &WebFiles,
+    zellij: &Zellij,
+    state: &mut WebState,
+    args: &WebArgs,
+) -> Result<TokenNews> {
+    let existing = zellij.token_names()?;
+    let current = state
+        .token_name
+        .clone()
+        .filter(|name| existing.contains(name));
+    if current.is_some() && !args.new_token {
+        return Ok(TokenNews::Unchanged(state.token_file.clone()));
+    }
+    if let Some(name) = current {
+        zellij.revoke_token(&name)?;
+    }
+    if let Some(old_file) = state.token_file.take() {
+        remove_if_present(&old_file)?;
+    }
+    let created = zellij.create_token()?;
+    state.token_name = Some(created.name);
+    let file = args.token_file.clone().or_else(|| {
+        (!std::io::stdout().is_terminal()).then(|| files.default_token_file.clone())
+    });
+    match file {
+        Some(path) => {
+            write_private(&path, format!("{}\n", created.token).as_bytes())
+                .with_context(|| format!("writing the login token to {}", path.display()))?;
+            state.token_file = Some(path.clone());
+            Ok(TokenNews::Stored(path))
+        }
+        None => Ok(TokenNews::Show(created.token)),
+    }
+}
+
+fn url_of(settings: &WebSettings) -> String {
+    browser_url(settings.bind, settings.port, settings.cert.is_some(), &settings.session)
+}
+
+/// Tells the user where to go, how to log in, the picker's key and how to stop.
+fn report(state: &WebState, reused_server: bool, created_session: bool, news: &TokenNews) {
+    let settings = &state.settings;
+    if !settings.bind.is_loopback() {
+        output::warn(&format!(
+            "the web server listens on {}:{}, reachable from other machines: anyone with the login token \
+             gets a shell as you here. Keep the token secret; prefer a VPN, an SSH tunnel or a reverse proxy \
+             with its own authentication",
+            settings.bind, settings.port
+        ));
+    }
+    let server = if reused_server { "already running" } else { "started" };
+    let session = if created_session { "created" } else { "already running" };
+    output::line(&format!(
+        "napsh web: Zellij's web server {server}, session \"{}\" {session}",
+        settings.session
+    ));
+    output::line(&format!("  open    {}", url_of(settings)));
+    match news {
+        TokenNews::Show(token) => {
+            output::line("  log in  paste this login token (shown once, napsh does not keep it; tick \"Remember me\" to stay logged in):");
+            output::line(&format!("          {token}"));
+        }
+        TokenNews::Stored(path) => output::line(&format!(
+            "  log in  paste the login token from {} (new, 0600; tick \"Remember me\" to stay logged in)",
+            path.display()
+        )),
+        TokenNews::Unchanged(Some(path)) => output::line(&format!(
+            "  log in  with the login token in {} (`napsh web --new-token` replaces it)",
+            path.display()
+        )),
+        TokenNews::Unchanged(None) => output::line(
+            "  log in  with the login token shown when napsh web started (lost it? `napsh web --new-token`)",
+        ),
+    }
+    output::line(&format!(
+        "  picker  {} opens the device picker; each device opens in its own pane",
+        settings.picker_key
+    ));
+    output::line("  stop    napsh web --stop (ends the server and the session, revokes the token)");
+}
+
+/// `napsh web --stop`: stops what napsh started and revokes napsh's token.
+async fn stop(files: &WebFiles, state: Option<WebState>) -> Result<i32> {
+    let Some(state) = state else {
+        output::line("napsh web is not running: nothing to stop");
+        return Ok(0);
+    };
+    let zellij = zellij_for(files)?;
+    let mut done = Vec::new();
+    if state.started_session {
+        zellij.kill_session(&state.settings.session)?;
+        done.push(format!("session \"{}\" ended", state.settings.session));
+    }
+    if let Some(name) = &state.token_name {
+        if zellij.token_names()?.contains(name) {
+            zellij.revoke_token(name)?;
+        }
+        done.push(format!("login token {name} revoked"));
+    }
+    if let Some(file) = &state.token_file {
+        remove_if_present(file)?;
+    }
+    if state.started_server {
+        zellij.stop_web_server(&state.settings.address()).await?;
+        done.push(format!("web server on port {} stopped", state.settings.port));
+    }
+    files.remove_state()?;
+    output::line(&format!("napsh web: {}", done.join(", ")));
+    Ok(0)
+}

@@ -43,7 +43,7 @@ h.step('the login token napsh web wrote logs the browser in', async () => {
 
 h.step(`the session shows the picker's key (${PICKER_KEY})`, async () => {
   const size = await timed('attached', () => h.attached(SESSION));
-  await h.waitFor(`${PICKER_KEY}    open the device picker`);
+  await h.waitFor(`${PICKER_KEY}  opens the device picker`);
   console.log(`  terminal ${size}`);
 });
 

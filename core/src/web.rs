@@ -118,17 +118,20 @@ pub fn browser_url(bind: IpAddr, port: u16, tls: bool, session: &str) -> String 
     format!("{scheme}://{host}:{port}/{session}")
 }
 
-/// The text the session's first pane shows: the picker's key and how to use it.
+/// The text the session's first pane shows: the picker's key and how to use it (lines short
+/// enough for half a browser window).
 pub fn welcome_text(session: &str, picker_key: &str) -> String {
     format!(
-        "napsh in the browser: Zellij session \"{session}\"\n\
+        "napsh in the browser (Zellij session \"{session}\")\n\
          \n\
-         \x20 {picker_key:<8} open the device picker: type to filter, Space to select, Enter to connect\n\
-         \x20 {pad:<8} (each device opens in its own pane running `napsh ssh`; an unreachable one shows the guide)\n\
+         \x20 {picker_key}  opens the device picker: type to filter,\n\
+         \x20 {pad:width$}  Space selects, Enter connects (a pane per device)\n\
          \n\
-         \x20 The first time, the picker asks to run napsh and open panes: press y.\n\
-         \x20 Everything here runs on the machine that ran `napsh web`; `napsh web --stop` there ends it.\n\n",
-        pad = ""
+         \x20 The first time, the picker asks for permissions: press y.\n\
+         \x20 All of this runs on the machine that ran `napsh web`;\n\
+         \x20 `napsh web --stop` there ends it.\n\n",
+        pad = "",
+        width = picker_key.chars().count()
     )
 }
 
@@ -226,7 +229,9 @@ mod tests {
     #[test]
     fn welcome_names_the_key() {
         let text = welcome_text("napsh", "Alt s");
-        assert!(text.contains("  Alt s    open the device picker"), "{text}");
+        assert!(text.contains("\n  Alt s  opens the device picker"), "{text}");
+        assert!(text.contains("\n         Space selects"), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 64), "{text}");
         assert!(text.contains("napsh web --stop"));
     }
 }

@@ -213,7 +213,12 @@ fn report(state: &WebState, reused_server: bool, created_session: bool, news: &T
         "napsh web: Zellij's web server {server}, session \"{}\" {session}",
         settings.session
     ));
-    output::line(&format!("  open    {}", url_of(settings)));
+    let host_note = if settings.bind.is_unspecified() {
+        " (HOST: this machine's name or address)"
+    } else {
+        ""
+    };
+    output::line(&format!("  open    {}{host_note}", url_of(settings)));
     match news {
         TokenNews::Show(token) => {
             output::line("  log in  paste this login token (shown once, napsh does not keep it; tick \"Remember me\" to stay logged in):");

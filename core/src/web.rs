@@ -207,9 +207,17 @@ mod tests {
     }
 
     #[rstest]
-    #[case("napsh [Created 0s ago] \nnapsh-2 [Created 1s ago] ", "napsh", SessionStatus::Running)]
+    #[case(
+        "napsh [Created 0s ago] \nnapsh-2 [Created 1s ago] ",
+        "napsh",
+        SessionStatus::Running
+    )]
     #[case("napsh-2 [Created 1s ago] ", "napsh", SessionStatus::Absent)]
-    #[case("napsh [Created 1h ago] (EXITED - attach to resurrect)", "napsh", SessionStatus::Exited)]
+    #[case(
+        "napsh [Created 1h ago] (EXITED - attach to resurrect)",
+        "napsh",
+        SessionStatus::Exited
+    )]
     #[case("No active zellij sessions found.", "napsh", SessionStatus::Absent)]
     fn sessions(#[case] out: &str, #[case] name: &str, #[case] want: SessionStatus) {
         assert_eq!(session_status(out, name), want);
@@ -220,16 +228,16 @@ mod tests {
     #[case("0.0.0.0", true, "https://HOST:8082/napsh")]
     #[case("::1", false, "http://[::1]:8082/napsh")]
     fn urls(#[case] bind: &str, #[case] tls: bool, #[case] want: &str) {
-        assert_eq!(
-            browser_url(bind.parse().unwrap(), 8082, tls, "napsh"),
-            want
-        );
+        assert_eq!(browser_url(bind.parse().unwrap(), 8082, tls, "napsh"), want);
     }
 
     #[test]
     fn welcome_names_the_key() {
         let text = welcome_text("napsh", "Alt s");
-        assert!(text.contains("\n  Alt s  opens the device picker"), "{text}");
+        assert!(
+            text.contains("\n  Alt s  opens the device picker"),
+            "{text}"
+        );
         assert!(text.contains("\n         Space selects"), "{text}");
         assert!(text.lines().all(|l| l.chars().count() <= 64), "{text}");
         assert!(text.contains("napsh web --stop"));

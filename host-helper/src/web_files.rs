@@ -3,7 +3,7 @@
 //! welcome text, the 0600 state record (what napsh started), and the default token file.
 
 use crate::paths::{read_private, write_private, Dirs};
-use crate::zellij_install::{keybinding_block, kdl_string, merge_keybinding};
+use crate::zellij_install::{kdl_string, keybinding_block, merge_keybinding};
 use crate::zellij_web::WebAddress;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -63,9 +63,12 @@ impl WebFiles {
         let Some(bytes) = read_private(&self.state)? else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .with_context(|| format!("reading {} (delete it if napsh web is not running)", self.state.display()))
+        serde_json::from_slice(&bytes).map(Some).with_context(|| {
+            format!(
+                "reading {} (delete it if napsh web is not running)",
+                self.state.display()
+            )
+        })
     }
 
     /// Records what napsh started (0600, atomically).
@@ -237,7 +240,10 @@ mod tests {
         assert!(!out.contains("9999") && !out.contains("compact"), "{out}");
         assert!(out.contains("show_startup_tips true") && !out.contains("show_startup_tips false"));
         assert!(out.contains("show_release_notes false"));
-        assert!(out.contains("web_server_ip \"127.0.0.1\"\nweb_server_port 8082\n"), "{out}");
+        assert!(
+            out.contains("web_server_ip \"127.0.0.1\"\nweb_server_port 8082\n"),
+            "{out}"
+        );
         assert!(out.contains("default_layout \"/s/layout.kdl\""));
         assert!(out.contains("web_sharing \"on\""));
         assert!(out.contains("bind \"Alt s\""));
@@ -248,7 +254,10 @@ mod tests {
     #[test]
     fn tls_paths_go_into_the_config() {
         let out = config("", &settings("0.0.0.0", true));
-        assert!(out.contains("web_server_cert \"/etc/c.pem\"\nweb_server_key \"/etc/k.pem\"\n"), "{out}");
+        assert!(
+            out.contains("web_server_cert \"/etc/c.pem\"\nweb_server_key \"/etc/k.pem\"\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -178,7 +178,10 @@ impl Zellij {
     /// Whether `session` runs, has exited, or is absent.
     pub fn session_status(&self, session: &str) -> Result<SessionStatus> {
         let out = self.output(&["list-sessions", "--no-formatting"])?;
-        Ok(session_status(&String::from_utf8_lossy(&out.stdout), session))
+        Ok(session_status(
+            &String::from_utf8_lossy(&out.stdout),
+            session,
+        ))
     }
 
     /// Creates `session` in the background with `layout` (an exited one of that name is
@@ -192,8 +195,14 @@ impl Zellij {
             SessionStatus::Absent => {}
         }
         let mut cmd = self.command();
-        cmd.args(["attach", "--create-background", session, "options", "--default-layout"])
-            .arg(layout);
+        cmd.args([
+            "attach",
+            "--create-background",
+            session,
+            "options",
+            "--default-layout",
+        ])
+        .arg(layout);
         if !self.run_logged(cmd, "zellij attach --create-background")? {
             bail!(
                 "zellij could not create the session {session:?} (its output: {})",
@@ -242,10 +251,15 @@ impl Zellij {
 
 /// Fails with an install hint unless `zellij` on PATH is 0.43 or newer (the web client).
 pub fn require_zellij() -> Result<()> {
-    let hint = "install Zellij 0.43 or newer: cargo install --locked zellij (or scripts/ensure-tools.sh)";
+    let hint =
+        "install Zellij 0.43 or newer: cargo install --locked zellij (or scripts/ensure-tools.sh)";
     let out = match Command::new("zellij").arg("--version").output() {
         Ok(out) => out,
-        Err(_) => return Err(NapshError::config("zellij is not on PATH").hint(hint).into()),
+        Err(_) => {
+            return Err(NapshError::config("zellij is not on PATH")
+                .hint(hint)
+                .into())
+        }
     };
     let text = String::from_utf8_lossy(&out.stdout);
     match parse_zellij_version(&text) {

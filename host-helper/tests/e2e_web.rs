@@ -81,7 +81,12 @@ fn browser_terminal_picks_a_device_and_runs_a_command() {
     );
     assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
     let tokens = world.zellij(&["web", "--list-tokens"]);
-    assert_eq!(tokens.stdout.matches("created at").count(), 1, "{}", tokens.stdout);
+    assert_eq!(
+        tokens.stdout.matches("created at").count(),
+        1,
+        "{}",
+        tokens.stdout
+    );
 
     let artifacts = artifacts_dir();
     let passed = world.run_browser_test(

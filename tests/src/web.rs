@@ -42,7 +42,10 @@ pub fn artifacts_dir() -> PathBuf {
 /// Fails with an install hint unless node, Debian chromium and playwright-core are there;
 /// runs `npm ci` in `web-e2e/` when its node_modules are missing.
 pub fn require_browser_tools() {
-    require_tool("node", "apt-get install -y nodejs npm (Node.js 20 or newer)");
+    require_tool(
+        "node",
+        "apt-get install -y nodejs npm (Node.js 20 or newer)",
+    );
     require_tool("/usr/bin/chromium", "apt-get install -y chromium");
     let dir = repo_root().join("web-e2e");
     if dir.join("node_modules/playwright-core").is_dir() {
@@ -166,7 +169,8 @@ impl Leftovers {
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| *pid != me)
             .filter(|pid| {
-                let read = |what: &str| std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
+                let read =
+                    |what: &str| std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
                 let marked = read("environ")
                     .split(|b| *b == 0)
                     .any(|var| var == self.marker.as_bytes());
@@ -194,7 +198,10 @@ impl Leftovers {
         pids.iter()
             .map(|pid| {
                 let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                format!("{pid}: {}", String::from_utf8_lossy(&cmd).replace('\0', " "))
+                format!(
+                    "{pid}: {}",
+                    String::from_utf8_lossy(&cmd).replace('\0', " ")
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")

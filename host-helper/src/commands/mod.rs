@@ -51,7 +51,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Guide(a) => guide::run(&app, a).await,
         Command::Doctor(a) => doctor::run(&app, a).await,
         Command::KnownHosts(c) => known_hosts::run(&app, c).await,
-        Command::Completions { .. } | Command::Zellij(_) | Command::Web(_) => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Zellij(_) | Command::Web(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

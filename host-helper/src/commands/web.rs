@@ -5,7 +5,9 @@ use crate::cli::WebArgs;
 use crate::error::NapshError;
 use crate::output;
 use crate::paths::{ensure_private_dir, write_private, Dirs};
-use crate::web_files::{remove_if_present, web_config, web_layout, WebFiles, WebSettings, WebState};
+use crate::web_files::{
+    remove_if_present, web_config, web_layout, WebFiles, WebSettings, WebState,
+};
 use crate::zellij_install::{write_plugin, InstallPaths};
 use crate::zellij_web::{require_zellij, web_server_answers, Zellij};
 use anyhow::{Context, Result};
@@ -81,7 +83,10 @@ fn keep_running_settings(running: &WebSettings, args: &WebArgs) -> Result<WebSet
         || differs(args.port.is_some(), requested.port == running.port)
         || differs(args.cert.is_some(), requested.cert == running.cert)
         || differs(args.session.is_some(), requested.session == running.session)
-        || differs(args.picker_key.is_some(), requested.picker_key == running.picker_key);
+        || differs(
+            args.picker_key.is_some(),
+            requested.picker_key == running.picker_key,
+        );
     if changed {
         return Err(NapshError::config(format!(
             "napsh web already runs on {}",
@@ -97,13 +102,25 @@ fn keep_running_settings(running: &WebSettings, args: &WebArgs) -> Result<WebSet
 fn settings_from_args(args: &WebArgs) -> Result<WebSettings> {
     let bind_text = args.bind.as_deref().unwrap_or(DEFAULT_BIND);
     let bind = check_bind(bind_text, args.cert.is_some()).map_err(NapshError::config)?;
-    let session = args.session.as_deref().unwrap_or(DEFAULT_SESSION).to_string();
+    let session = args
+        .session
+        .as_deref()
+        .unwrap_or(DEFAULT_SESSION)
+        .to_string();
     check_session_name(&session).map_err(NapshError::config)?;
     Ok(WebSettings {
         bind,
         port: args.port.unwrap_or(DEFAULT_PORT),
-        cert: args.cert.as_deref().map(|p| existing_file("--cert", p)).transpose()?,
-        key: args.key.as_deref().map(|p| existing_file("--key", p)).transpose()?,
+        cert: args
+            .cert
+            .as_deref()
+            .map(|p| existing_file("--cert", p))
+            .transpose()?,
+        key: args
+            .key
+            .as_deref()
+            .map(|p| existing_file("--key", p))
+            .transpose()?,
         session,
         picker_key: args
             .picker_key
@@ -117,9 +134,12 @@ fn existing_file(flag: &str, path: &Path) -> Result<PathBuf> {
     std::fs::File::open(path)
         .and_then(|_| path.canonicalize())
         .map_err(|e| {
-            NapshError::config(format!("{flag} {}: {e}", for_terminal(&path.display().to_string())))
-                .hint("give the path of a PEM file")
-                .into()
+            NapshError::config(format!(
+                "{flag} {}: {e}",
+                for_terminal(&path.display().to_string())
+            ))
+            .hint("give the path of a PEM file")
+            .into()
         })
 }
 
@@ -147,10 +167,24 @@ fn write_session_files(files: &WebFiles, settings: &WebSettings) -> Result<()> {
         }
     };
     let helper = std::env::current_exe().context("finding this napsh binary")?;
-    let config = web_config(&user_config, settings, &install.wasm_file, &helper, &files.layout)
-        .with_context(|| format!("building napsh web's Zellij config from {}", install.config_file.display()))?;
+    let config = web_config(
+        &user_config,
+        settings,
+        &install.wasm_file,
+        &helper,
+        &files.layout,
+    )
+    .with_context(|| {
+        format!(
+            "building napsh web's Zellij config from {}",
+            install.config_file.display()
+        )
+    })?;
     write_private(&files.config, config.as_bytes())?;
-    write_private(&files.welcome, welcome_text(&settings.session, &settings.picker_key).as_bytes())?;
+    write_private(
+        &files.welcome,
+        welcome_text(&settings.session, &settings.picker_key).as_bytes(),
+    )?;
     write_private(&files.layout, web_layout(&files.welcome).as_bytes())
 }
 
@@ -178,9 +212,10 @@ fn ensure_token(
     }
     let created = zellij.create_token()?;
     state.token_name = Some(created.name);
-    let file = args.token_file.clone().or_else(|| {
-        (!std::io::stdout().is_terminal()).then(|| files.default_token_file.clone())
-    });
+    let file = args
+        .token_file
+        .clone()
+        .or_else(|| (!std::io::stdout().is_terminal()).then(|| files.default_token_file.clone()));
     match file {
         Some(path) => {
             write_private(&path, format!("{}\n", created.token).as_bytes())
@@ -193,7 +228,12 @@ fn ensure_token(
 }
 
 fn url_of(settings: &WebSettings) -> String {
-    browser_url(settings.bind, settings.port, settings.cert.is_some(), &settings.session)
+    browser_url(
+        settings.bind,
+        settings.port,
+        settings.cert.is_some(),
+        &settings.session,
+    )
 }
 
 /// Tells the user where to go, how to log in, the picker's key and how to stop.
@@ -207,8 +247,16 @@ fn report(state: &WebState, reused_server: bool, created_session: bool, news: &T
             settings.bind, settings.port
         ));
     }
-    let server = if reused_server { "already running" } else { "started" };
-    let session = if created_session { "created" } else { "already running" };
+    let server = if reused_server {
+        "already running"
+    } else {
+        "started"
+    };
+    let session = if created_session {
+        "created"
+    } else {
+        "already running"
+    };
     output::line(&format!(
         "napsh web: Zellij's web server {server}, session \"{}\" {session}",
         settings.session
@@ -266,7 +314,10 @@ async fn stop(files: &WebFiles, state: Option<WebState>) -> Result<i32> {
     }
     if state.started_server {
         zellij.stop_web_server(&state.settings.address()).await?;
-        done.push(format!("web server on port {} stopped", state.settings.port));
+        done.push(format!(
+            "web server on port {} stopped",
+            state.settings.port
+        ));
     }
     files.remove_state()?;
     output::line(&format!("napsh web: {}", done.join(", ")));

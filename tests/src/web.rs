@@ -122,7 +122,8 @@ impl<'a> WebWorld<'a> {
     }
 
     /// Runs `node --test-reporter=spec web-e2e/SCRIPT` with the world's environment plus
-    /// `extra`; its output goes to the test's output. True when it passed.
+    /// `extra` (and `NAPSH_WEB_E2E_TIMEOUT_MS`, the per-wait deadline, when set); its output goes
+    /// to the test's output. True when it passed.
     pub fn run_browser_test(&self, script: &str, extra: &[(&str, String)]) -> bool {
         let dir = repo_root().join("web-e2e");
         let status = Command::new("node")
@@ -131,6 +132,9 @@ impl<'a> WebWorld<'a> {
             .env_clear()
             .envs(self.vars.iter().cloned())
             .envs(extra.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .envs(
+                std::env::var("NAPSH_WEB_E2E_TIMEOUT_MS").map(|v| ("NAPSH_WEB_E2E_TIMEOUT_MS", v)),
+            )
             .current_dir(&dir)
             .stdin(Stdio::null())
             .status()

@@ -44,40 +44,44 @@ pub async fn run(args: WebArgs) -> Result<i32> {
 }
 
 async fn start(files: &WebFiles, previous: Option<WebState>, args: &WebArgs) -> Result<i32> {
-    let running = match previous {
-        Some(state) if web_server_answers(&state.settings.address()).await => Some(state),
-        _ => None,
+    let server_up = match &previous {
+        Some(state) => web_server_answers(&state.settings.address()).await,
+        None => false,
     };
-    let settings = match &running {
-        Some(state) => keep_running_settings(&state.settings, args)?,
-        None => settings_from_args(args)?,
+    let last = previous.as_ref().map(|s| &s.settings);
+    let settings = match (last, server_up) {
+        (Some(running), true) => keep_running_settings(running, args)?,
+        _ => settings_from_args(args, last)?,
     };
     let zellij = zellij_for(files)?;
     ensure_private_dir(&files.dir)?;
-    if running.is_none() {
-        write_session_files(files, &settings)?;
-        zellij.start_web_server(&settings.address()).await?;
-    }
-    let created_session = zellij.ensure_session(&settings.session, &files.layout)?;
+    // What napsh started stays recorded from the first step on, so that a failure in a later
+    // step still leaves `--stop` able to undo it. A token napsh made earlier (also before a
+    // reboot) is kept while Zellij still knows it.
     let mut state = WebState {
         settings,
-        started_server: running.as_ref().is_none_or(|s| s.started_server),
-        started_session: created_session || running.as_ref().is_some_and(|s| s.started_session),
-        token_name: running.as_ref().and_then(|s| s.token_name.clone()),
-        token_file: running.as_ref().and_then(|s| s.token_file.clone()),
+        started_server: !server_up || previous.as_ref().is_some_and(|s| s.started_server),
+        started_session: previous.as_ref().is_some_and(|s| s.started_session),
+        token_name: previous.as_ref().and_then(|s| s.token_name.clone()),
+        token_file: previous.as_ref().and_then(|s| s.token_file.clone()),
     };
-    // Saved before the token exists too: a failure below must still leave `--stop` able to
-    // undo the server and the session.
+    if !server_up {
+        write_session_files(files, &state.settings)?;
+        files.save_state(&state)?;
+        zellij.start_web_server(&state.settings.address()).await?;
+    }
+    let created_session = zellij.ensure_session(&state.settings.session, &files.layout)?;
+    state.started_session |= created_session;
     files.save_state(&state)?;
     let news = ensure_token(files, &zellij, &mut state, args)?;
     files.save_state(&state)?;
-    report(&state, running.is_some(), created_session, &news);
+    report(&state, server_up, created_session, &news);
     Ok(0)
 }
 
 /// The settings of a running `napsh web`; explicit arguments that differ are refused.
 fn keep_running_settings(running: &WebSettings, args: &WebArgs) -> Result<WebSettings> {
-    let requested = settings_from_args(args)?;
+    let requested = settings_from_args(args, Some(running))?;
     let differs = |given: bool, same: bool| given && !same;
     let changed = differs(args.bind.is_some(), requested.bind == running.bind)
         || differs(args.port.is_some(), requested.port == running.port)
@@ -98,33 +102,41 @@ fn keep_running_settings(running: &WebSettings, args: &WebArgs) -> Result<WebSet
     Ok(running.clone())
 }
 
-/// Validated settings from the arguments and the defaults.
-fn settings_from_args(args: &WebArgs) -> Result<WebSettings> {
-    let bind_text = args.bind.as_deref().unwrap_or(DEFAULT_BIND);
-    let bind = check_bind(bind_text, args.cert.is_some()).map_err(NapshError::config)?;
+/// Validated settings: the arguments, else those of the last run (`previous`), else the defaults.
+fn settings_from_args(args: &WebArgs, previous: Option<&WebSettings>) -> Result<WebSettings> {
+    let tls = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => {
+            Some((existing_file("--cert", cert)?, existing_file("--key", key)?))
+        }
+        _ if args.bind.is_some() => None,
+        _ => previous.and_then(|p| p.cert.clone().zip(p.key.clone())),
+    };
+    let bind_text = match (&args.bind, previous) {
+        (Some(bind), _) => bind.clone(),
+        (None, Some(p)) => p.bind.to_string(),
+        (None, None) => DEFAULT_BIND.to_string(),
+    };
+    let bind = check_bind(&bind_text, tls.is_some()).map_err(NapshError::config)?;
     let session = args
         .session
-        .as_deref()
-        .unwrap_or(DEFAULT_SESSION)
-        .to_string();
+        .clone()
+        .or_else(|| previous.map(|p| p.session.clone()))
+        .unwrap_or_else(|| DEFAULT_SESSION.to_string());
     check_session_name(&session).map_err(NapshError::config)?;
+    let (cert, key) = tls.unzip();
     Ok(WebSettings {
         bind,
-        port: args.port.unwrap_or(DEFAULT_PORT),
-        cert: args
-            .cert
-            .as_deref()
-            .map(|p| existing_file("--cert", p))
-            .transpose()?,
-        key: args
-            .key
-            .as_deref()
-            .map(|p| existing_file("--key", p))
-            .transpose()?,
+        port: args
+            .port
+            .or(previous.map(|p| p.port))
+            .unwrap_or(DEFAULT_PORT),
+        cert,
+        key,
         session,
         picker_key: args
             .picker_key
             .clone()
+            .or_else(|| previous.map(|p| p.picker_key.clone()))
             .unwrap_or_else(|| DEFAULT_PICKER_KEY.to_string()),
     })
 }

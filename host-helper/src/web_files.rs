@@ -108,6 +108,10 @@ pub struct WebSettings {
     pub session: String,
     /// The key that opens the picker.
     pub picker_key: String,
+    /// The soracom-cli profile the session's napsh uses (`napsh --profile P web`), as
+    /// `SORACOM_PROFILE`; `None`: napsh's usual choice.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 impl WebSettings {
@@ -217,6 +221,7 @@ mod tests {
             key: tls.then(|| PathBuf::from("/etc/k.pem")),
             session: "napsh".into(),
             picker_key: "Alt s".into(),
+            profile: None,
         }
     }
 

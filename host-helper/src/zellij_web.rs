@@ -88,6 +88,8 @@ pub struct Zellij {
     pub log: PathBuf,
     /// Working directory of the servers, so of the session's panes.
     pub cwd: PathBuf,
+    /// `SORACOM_PROFILE` for the servers, so for the napsh the picker and the panes run.
+    pub profile: Option<String>,
 }
 
 impl Zellij {
@@ -102,6 +104,9 @@ impl Zellij {
             .env_remove("ZELLIJ_PANE_ID")
             .current_dir(&self.cwd)
             .stdin(Stdio::null());
+        if let Some(profile) = &self.profile {
+            cmd.env("SORACOM_PROFILE", profile);
+        }
         cmd
     }
 

@@ -37,7 +37,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         return zellij::run(command);
     }
     if let Command::Web(args) = cli.command {
-        return web::run(args).await;
+        return web::run(args, cli.profile).await;
     }
     let app = App::new(cli.profile.clone())?;
     if !matches!(cli.command, Command::KnownHosts(_)) {

@@ -32,28 +32,33 @@ enum TokenNews {
     Unchanged(Option<PathBuf>),
 }
 
-/// Runs `napsh web`.
-pub async fn run(args: WebArgs) -> Result<i32> {
+/// Runs `napsh web`; `profile` is the global `--profile`.
+pub async fn run(args: WebArgs, profile: Option<String>) -> Result<i32> {
     let files = WebFiles::new(&Dirs::from_env()?);
     let state = files.load_state()?;
     if args.stop {
         return stop(&files, state).await;
     }
     require_zellij()?;
-    start(&files, state, &args).await
+    start(&files, state, &args, profile).await
 }
 
-async fn start(files: &WebFiles, previous: Option<WebState>, args: &WebArgs) -> Result<i32> {
+async fn start(
+    files: &WebFiles,
+    previous: Option<WebState>,
+    args: &WebArgs,
+    profile: Option<String>,
+) -> Result<i32> {
     let server_up = match &previous {
         Some(state) => web_server_answers(&state.settings.address()).await,
         None => false,
     };
     let last = previous.as_ref().map(|s| &s.settings);
     let settings = match (last, server_up) {
-        (Some(running), true) => keep_running_settings(running, args)?,
-        _ => settings_from_args(args, last)?,
+        (Some(running), true) => keep_running_settings(running, args, profile)?,
+        _ => settings_from_args(args, last, profile)?,
     };
-    let zellij = zellij_for(files)?;
+    let zellij = zellij_for(files, &settings)?;
     ensure_private_dir(&files.dir)?;
     // What napsh started stays recorded from the first step on, so that a failure in a later
     // step still leaves `--stop` able to undo it. A token napsh made earlier (also before a
@@ -79,31 +84,31 @@ async fn start(files: &WebFiles, previous: Option<WebState>, args: &WebArgs) -> 
     Ok(0)
 }
 
-/// The settings of a running `napsh web`; explicit arguments that differ are refused.
-fn keep_running_settings(running: &WebSettings, args: &WebArgs) -> Result<WebSettings> {
-    let requested = settings_from_args(args, Some(running))?;
-    let differs = |given: bool, same: bool| given && !same;
-    let changed = differs(args.bind.is_some(), requested.bind == running.bind)
-        || differs(args.port.is_some(), requested.port == running.port)
-        || differs(args.cert.is_some(), requested.cert == running.cert)
-        || differs(args.session.is_some(), requested.session == running.session)
-        || differs(
-            args.picker_key.is_some(),
-            requested.picker_key == running.picker_key,
-        );
+/// The settings of a running `napsh web`; arguments asking for others are refused.
+fn keep_running_settings(
+    running: &WebSettings,
+    args: &WebArgs,
+    profile: Option<String>,
+) -> Result<WebSettings> {
+    // Unspecified settings default to the running ones, so any difference was asked for.
+    let changed = settings_from_args(args, Some(running), profile)? != *running;
     if changed {
         return Err(NapshError::config(format!(
             "napsh web already runs on {}",
             url_of(running)
         ))
-        .hint("run `napsh web --stop` first to change --bind, --port, --cert, --session or --picker-key")
+        .hint("run `napsh web --stop` first to change --bind, --port, --cert, --session, --picker-key or --profile")
         .into());
     }
     Ok(running.clone())
 }
 
 /// Validated settings: the arguments, else those of the last run (`previous`), else the defaults.
-fn settings_from_args(args: &WebArgs, previous: Option<&WebSettings>) -> Result<WebSettings> {
+fn settings_from_args(
+    args: &WebArgs,
+    previous: Option<&WebSettings>,
+    profile: Option<String>,
+) -> Result<WebSettings> {
     let tls = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
             Some((existing_file("--cert", cert)?, existing_file("--key", key)?))
@@ -138,6 +143,7 @@ fn settings_from_args(args: &WebArgs, previous: Option<&WebSettings>) -> Result<
             .clone()
             .or_else(|| previous.map(|p| p.picker_key.clone()))
             .unwrap_or_else(|| DEFAULT_PICKER_KEY.to_string()),
+        profile: profile.or_else(|| previous.and_then(|p| p.profile.clone())),
     })
 }
 
@@ -155,7 +161,7 @@ fn existing_file(flag: &str, path: &Path) -> Result<PathBuf> {
         })
 }
 
-fn zellij_for(files: &WebFiles) -> Result<Zellij> {
+fn zellij_for(files: &WebFiles, settings: &WebSettings) -> Result<Zellij> {
     let home = directories::BaseDirs::new()
         .map(|b| b.home_dir().to_path_buf())
         .context("cannot find your home directory")?;
@@ -163,6 +169,7 @@ fn zellij_for(files: &WebFiles) -> Result<Zellij> {
         config: files.config.clone(),
         log: files.log.clone(),
         cwd: home,
+        profile: settings.profile.clone(),
     })
 }
 
@@ -309,7 +316,7 @@ async fn stop(files: &WebFiles, state: Option<WebState>) -> Result<i32> {
         output::line("napsh web is not running: nothing to stop");
         return Ok(0);
     };
-    let zellij = zellij_for(files)?;
+    let zellij = zellij_for(files, &state.settings)?;
     let mut done = Vec::new();
     if state.started_session {
         zellij.kill_session(&state.settings.session)?;
@@ -334,4 +341,60 @@ async fn stop(files: &WebFiles, state: Option<WebState>) -> Result<i32> {
     files.remove_state()?;
     output::line(&format!("napsh web: {}", done.join(", ")));
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(bind: Option<&str>, port: Option<u16>) -> WebArgs {
+        WebArgs {
+            stop: false,
+            bind: bind.map(str::to_string),
+            port,
+            cert: None,
+            key: None,
+            session: None,
+            picker_key: None,
+            token_file: None,
+            new_token: false,
+        }
+    }
+
+    #[test]
+    fn defaults_then_last_run_then_arguments() {
+        let fresh = settings_from_args(&args(None, None), None, None).unwrap();
+        assert_eq!(
+            (fresh.bind.to_string(), fresh.port, fresh.session.as_str()),
+            ("127.0.0.1".to_string(), 8082, "napsh")
+        );
+        assert_eq!(fresh.picker_key, "Alt s");
+        let last = WebSettings {
+            port: 9000,
+            profile: Some("prod".into()),
+            ..fresh.clone()
+        };
+        let again = settings_from_args(&args(None, None), Some(&last), None).unwrap();
+        assert_eq!(again, last);
+        let other = settings_from_args(&args(None, Some(9100)), Some(&last), None).unwrap();
+        assert_eq!((other.port, other.profile.as_deref()), (9100, Some("prod")));
+    }
+
+    #[test]
+    fn a_running_server_refuses_other_settings_only_when_asked() {
+        let running = settings_from_args(&args(None, Some(9000)), None, None).unwrap();
+        assert!(keep_running_settings(&running, &args(None, None), None).is_ok());
+        assert!(
+            keep_running_settings(&running, &args(Some("127.0.0.1"), Some(9000)), None).is_ok()
+        );
+        let err = keep_running_settings(&running, &args(None, Some(9001)), None).unwrap_err();
+        assert!(format!("{err:#}").contains("--stop"), "{err:#}");
+        assert!(keep_running_settings(&running, &args(None, None), Some("other".into())).is_err());
+    }
+
+    #[test]
+    fn non_loopback_needs_tls() {
+        let err = settings_from_args(&args(Some("0.0.0.0"), None), None, None).unwrap_err();
+        assert!(format!("{err:#}").contains("--cert"), "{err:#}");
+    }
 }

@@ -231,9 +231,14 @@ fn ensure_token(
     }
     let created = zellij.create_token()?;
     state.token_name = Some(created.name);
-    let file = args
+    let chosen = args
         .token_file
-        .clone()
+        .as_deref()
+        .map(|path| {
+            std::path::absolute(path).with_context(|| format!("--token-file {}", path.display()))
+        })
+        .transpose()?;
+    let file = chosen
         .or_else(|| (!std::io::stdout().is_terminal()).then(|| files.default_token_file.clone()));
     match file {
         Some(path) => {

@@ -9,6 +9,7 @@ use napsh_core::web::{
     SessionStatus, MIN_ZELLIJ,
 };
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -124,6 +125,7 @@ impl Zellij {
         let log = File::options()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
         let err = log

@@ -9,8 +9,8 @@ use napsh_core::web::{
     SessionStatus, MIN_ZELLIJ,
 };
 use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -168,18 +168,44 @@ impl Zellij {
         .into())
     }
 
-    /// Stops the web server of this user's Zellij socket directory and waits until `address`
-    /// no longer answers.
+    /// Stops the web server napsh started (the one running with napsh's config; not another
+    /// `zellij web` of the user's, which `zellij web --stop` would stop too) and waits until
+    /// `address` no longer answers. Where /proc cannot be read, falls back to `zellij web --stop`.
     pub async fn stop_web_server(&self, address: &WebAddress) -> Result<()> {
-        let out = self.output(&["web", "--stop"])?;
+        match self.own_web_server_pids() {
+            Some(pids) => {
+                for pid in pids {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+            }
+            None => {
+                self.output(&["web", "--stop"])?;
+            }
+        }
         if !wait_for_web_server(address, false, STOP_DEADLINE).await {
             bail!(
-                "Zellij's web server still answers on {} after `zellij web --stop`: {}",
-                address.probe_url(),
-                String::from_utf8_lossy(&out.stderr).trim()
+                "Zellij's web server still answers on {} after being asked to stop",
+                address.probe_url()
             );
         }
         Ok(())
+    }
+
+    /// Pids of the `zellij --config <napsh's config> web …` processes; `None` without /proc.
+    fn own_web_server_pids(&self) -> Option<Vec<i32>> {
+        let config = self.config.as_os_str().as_encoded_bytes();
+        let entries = std::fs::read_dir("/proc").ok()?;
+        let pids = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                is_web_server_of(&cmdline, config)
+            })
+            .collect();
+        Some(pids)
     }
 
     /// Whether `session` runs, has exited, or is absent.
@@ -256,6 +282,13 @@ impl Zellij {
     }
 }
 
+/// Whether a NUL-separated command line is `… --config CONFIG web …`.
+fn is_web_server_of(cmdline: &[u8], config: &[u8]) -> bool {
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    args.windows(3)
+        .any(|w| w[0] == b"--config" && w[1] == config && w[2] == b"web")
+}
+
 /// Fails with an install hint unless `zellij` on PATH is 0.43 or newer (the web client).
 pub fn require_zellij() -> Result<()> {
     let hint =
@@ -283,6 +316,17 @@ pub fn require_zellij() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_only_the_web_server_of_napsh_config() {
+        let config = b"/s/napsh/web/config.kdl";
+        let ours = b"zellij\0--config\0/s/napsh/web/config.kdl\0web\0--daemonize\0--port\08082\0";
+        assert!(is_web_server_of(ours, config));
+        let session = b"zellij\0--config\0/s/napsh/web/config.kdl\0attach\0napsh\0";
+        assert!(!is_web_server_of(session, config));
+        let users = b"zellij\0web\0--daemonize\0";
+        assert!(!is_web_server_of(users, config));
+    }
 
     #[test]
     fn probe_urls_use_loopback_for_unspecified_binds() {

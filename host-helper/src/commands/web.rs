@@ -60,9 +60,9 @@ async fn start(
     };
     let zellij = zellij_for(files, &settings)?;
     ensure_private_dir(&files.dir)?;
-    // What napsh started stays recorded from the first step on, so that a failure in a later
-    // step still leaves `--stop` able to undo it. A token napsh made earlier (also before a
-    // reboot) is kept while Zellij still knows it.
+    // What napsh started is recorded after each step, so that a failure in a later step still
+    // leaves `--stop` able to undo it. A token napsh made earlier (also before a reboot) is
+    // kept while Zellij still knows it.
     let mut state = WebState {
         settings,
         started_server: !server_up || previous.as_ref().is_some_and(|s| s.started_server),
@@ -71,8 +71,8 @@ async fn start(
         token_file: previous.as_ref().and_then(|s| s.token_file.clone()),
     };
     if !server_up {
+        refuse_foreign_server(&state.settings).await?;
         write_session_files(files, &state.settings)?;
-        files.save_state(&state)?;
         zellij.start_web_server(&state.settings.address()).await?;
     }
     let created_session = zellij.ensure_session(&state.settings.session, &files.layout)?;
@@ -82,6 +82,21 @@ async fn start(
     files.save_state(&state)?;
     report(&state, server_up, created_session, &news);
     Ok(0)
+}
+
+/// Refuses to start when something already answers as a Zellij web server where napsh's would
+/// listen: it is not napsh's (napsh would have found its record), so napsh must not take it over
+/// (nor stop it later).
+async fn refuse_foreign_server(settings: &WebSettings) -> Result<()> {
+    if web_server_answers(&settings.address()).await {
+        return Err(NapshError::config(format!(
+            "a Zellij web server that napsh did not start already answers on port {}",
+            settings.port
+        ))
+        .hint("choose another --port, or stop that server (`zellij web --stop`)")
+        .into());
+    }
+    Ok(())
 }
 
 /// The settings of a running `napsh web`; arguments asking for others are refused.

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 const START_ATTEMPTS: u32 = 3;
 /// How long a started web server gets to answer `/info/version`.
 const START_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a new session gets to be listed as running.
+const SESSION_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a stopped web server gets to stop answering.
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -139,6 +141,17 @@ impl Zellij {
         Ok(status.success())
     }
 
+    /// The last line Zellij wrote to the log, made safe for a terminal.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        napsh_core::sanitize::for_terminal(last.trim())
+    }
+
     /// Starts the web server at `address` in the background and waits until it answers; tries
     /// again when it did not come up (a busy machine can miss Zellij's own start-up window).
     pub async fn start_web_server(&self, address: &WebAddress) -> Result<()> {
@@ -159,8 +172,9 @@ impl Zellij {
         Err(NapshError::new(
             napsh_core::messages::ErrorKind::Network,
             format!(
-                "Zellij's web server did not start on {} (its output: {})",
+                "Zellij's web server did not start on {}: {} (more in {})",
                 address.probe_url(),
+                self.log_tail(),
                 self.log.display()
             ),
         )
@@ -218,31 +232,53 @@ impl Zellij {
     }
 
     /// Creates `session` in the background with `layout` (an exited one of that name is
-    /// deleted first); true when napsh created it, false when it was already running.
+    /// deleted first); true when napsh created it, false when it was already running. Tried
+    /// again when the new session is not seen running: on a busy machine Zellij 0.45.1's server
+    /// can die as the creating client leaves (a panic in its client removal).
     pub fn ensure_session(&self, session: &str, layout: &Path) -> Result<bool> {
-        match self.session_status(session)? {
-            SessionStatus::Running => return Ok(false),
-            SessionStatus::Exited => {
+        if self.session_status(session)? == SessionStatus::Running {
+            return Ok(false);
+        }
+        for attempt in 1..=START_ATTEMPTS {
+            if self.session_status(session)? == SessionStatus::Exited {
                 self.output(&["delete-session", session])?;
             }
-            SessionStatus::Absent => {}
-        }
-        let mut cmd = self.command();
-        cmd.args([
-            "attach",
-            "--create-background",
-            session,
-            "options",
-            "--default-layout",
-        ])
-        .arg(layout);
-        if !self.run_logged(cmd, "zellij attach --create-background")? {
-            bail!(
-                "zellij could not create the session {session:?} (its output: {})",
-                self.log.display()
+            let mut cmd = self.command();
+            cmd.args(["attach", "--create-background", session])
+                .args(["options", "--default-layout"])
+                .arg(layout);
+            let launched = self.run_logged(cmd, "zellij attach --create-background")?;
+            if launched && self.session_stays_up(session)? {
+                return Ok(true);
+            }
+            tracing::info!(
+                "session {session} did not come up (attempt {attempt} of {START_ATTEMPTS})"
             );
+            std::thread::sleep(Duration::from_millis(300 * u64::from(attempt)));
         }
-        Ok(true)
+        bail!(
+            "zellij could not create the session {session:?}: {} (more in {})",
+            self.log_tail(),
+            self.log.display()
+        )
+    }
+
+    /// Whether `session` is listed as running, and still is a moment later.
+    fn session_stays_up(&self, session: &str) -> Result<bool> {
+        let until = Instant::now() + SESSION_DEADLINE;
+        let mut seen_running = 0;
+        while Instant::now() < until {
+            match self.session_status(session)? {
+                SessionStatus::Running => seen_running += 1,
+                SessionStatus::Exited => return Ok(false),
+                SessionStatus::Absent => seen_running = 0,
+            }
+            if seen_running == 2 {
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Ok(false)
     }
 
     /// Ends `session` and forgets it (no resurrection entry left behind).

@@ -4,7 +4,9 @@
 //! reads its output, opens the guide of an offline device; `napsh web --stop` then leaves no
 //! process and no mapping. Screenshots stay in `<target>/web-e2e/`.
 
-use napsh_e2e::web::{artifacts_dir, require_browser_tools, Leftovers, WebWorld};
+use napsh_e2e::web::{
+    artifacts_dir, free_port, require_browser_tools, web_server_answers, Leftovers, WebWorld,
+};
 use napsh_e2e::{require_tool, TestEnv};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -51,6 +53,26 @@ fn browser_terminal_picks_a_device_and_runs_a_command() {
         refused.stderr.contains("--cert") && refused.stderr.trim().lines().count() == 1,
         "{}",
         refused.stderr
+    );
+
+    // The user's own `zellij web` on another port: napsh must neither adopt nor stop it.
+    let own_config = env.path().join("own-zellij.kdl");
+    std::fs::write(&own_config, "show_startup_tips false\n").unwrap();
+    let own_config = own_config.display().to_string();
+    let own_port = free_port().to_string();
+    let own =
+        |args: &[&str]| world.zellij(&[&["--config", own_config.as_str(), "web"], args].concat());
+    own(&["--daemonize", "--port", &own_port]).expect_code(0);
+    assert!(
+        web_server_answers(own_port.parse().unwrap()),
+        "the user's own zellij web"
+    );
+    let adopted = world.napsh(&["web", "--port", &own_port]);
+    adopted.expect_code(2);
+    assert!(
+        adopted.stderr.contains("did not start"),
+        "{}",
+        adopted.stderr
     );
 
     // Started: stdout is not a terminal here, so the token goes to a 0600 file, never to stdout.
@@ -124,6 +146,11 @@ fn browser_terminal_picks_a_device_and_runs_a_command() {
         stopped.stdout
     );
     assert!(!token_file.exists(), "the token file is removed");
+    assert!(
+        !web_server_answers(world.port) && web_server_answers(own_port.parse().unwrap()),
+        "napsh web --stop stops its own web server, and only that one"
+    );
+    own(&["--stop"]);
     assert!(
         env.wait_until(30, || env.mappings().is_empty()),
         "mappings left after napsh web --stop: {:?}",

@@ -65,8 +65,23 @@ pub fn require_browser_tools() {
     );
 }
 
+/// Whether a Zellij web server answers `GET /info/version` on 127.0.0.1:`port`.
+pub fn web_server_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /info/version HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.")
+        && answer.contains(" 200 ")
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released for the web server).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

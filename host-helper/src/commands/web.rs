@@ -74,6 +74,7 @@ async fn start(
         refuse_foreign_server(&state.settings).await?;
         write_session_files(files, &state.settings)?;
         zellij.start_web_server(&state.settings.address()).await?;
+        files.save_state(&state)?;
     }
     let created_session = zellij.ensure_session(&state.settings.session, &files.layout)?;
     state.started_session |= created_session;

@@ -5,7 +5,8 @@
 //! process and no mapping. Screenshots stay in `<target>/web-e2e/`.
 
 use napsh_e2e::web::{
-    artifacts_dir, free_port, require_browser_tools, web_server_answers, Leftovers, WebWorld,
+    artifacts_dir, free_port, login_status, require_browser_tools, web_server_answers, Leftovers,
+    WebWorld,
 };
 use napsh_e2e::{require_tool, TestEnv};
 use std::os::unix::fs::PermissionsExt;
@@ -173,5 +174,67 @@ fn browser_terminal_picks_a_device_and_runs_a_command() {
         left.is_empty(),
         "processes (sshd devices?) left after the env stopped:\n{}",
         Leftovers::describe(&left)
+    );
+}
+
+#[test]
+fn on_a_terminal_the_token_is_shown_once_and_stored_nowhere() {
+    require_tool("zellij", "cargo install --locked zellij --version 0.45.1");
+    require_tool("script", "apt-get install -y bsdutils");
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
+    let world = WebWorld::new(&env);
+    let port = world.port;
+    // `script` gives napsh a terminal as stdout.
+    let command = format!("{} web --port {port}", env.napsh_bin().display());
+    let shown = world.run_command("script", &["-qec", &command, "/dev/null"]);
+    shown.expect_code(0);
+    let token = shown
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("paste this login token"))
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no token shown:\n{}", shown.stdout))
+        .to_string();
+    assert!(token.len() >= 32, "{token:?}");
+    let web_dir = env.path().join("state/napsh/web");
+    assert!(
+        !web_dir.join("token").exists(),
+        "a shown token is not stored"
+    );
+    for entry in std::fs::read_dir(&web_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(&token),
+            "the token is in {}",
+            path.display()
+        );
+    }
+    assert_eq!(login_status(port, &token), 200, "the shown token logs in");
+    assert_eq!(login_status(port, "0000-not-a-token"), 401);
+
+    // Reused: no new token, and none shown.
+    let again = world.run_command("script", &["-qec", &command, "/dev/null"]);
+    assert!(
+        again
+            .stdout
+            .contains("login token shown when napsh web started")
+            && !again.stdout.contains(&token),
+        "{}",
+        again.stdout
+    );
+
+    world.napsh(&["web", "--stop"]).expect_code(0);
+    assert_eq!(
+        login_status(port, &token),
+        0,
+        "nothing listens after --stop"
+    );
+    let tokens = world.zellij(&["web", "--list-tokens"]);
+    assert!(
+        !tokens.stdout.contains("created at"),
+        "revoked: {}",
+        tokens.stdout
     );
 }

@@ -65,19 +65,40 @@ pub fn require_browser_tools() {
     );
 }
 
-/// Whether a Zellij web server answers `GET /info/version` on 127.0.0.1:`port`.
-pub fn web_server_answers(port: u16) -> bool {
+/// Sends one HTTP/1.0 request to 127.0.0.1:`port`; the status code (0 when nothing answered).
+fn http_status(port: u16, method: &str, path: &str, json_body: Option<&str>) -> u16 {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
+        return 0;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let request = format!("GET /info/version HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let body = json_body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     let mut answer = String::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut answer).is_ok()
-        && answer.starts_with("HTTP/1.")
-        && answer.contains(" 200 ")
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut answer).is_err()
+    {
+        return 0;
+    }
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether a Zellij web server answers `GET /info/version` on 127.0.0.1:`port`.
+pub fn web_server_answers(port: u16) -> bool {
+    http_status(port, "GET", "/info/version", None) == 200
+}
+
+/// The status of `POST /command/login` with `token` (200: accepted, 401: refused).
+pub fn login_status(port: u16, token: &str) -> u16 {
+    let body = serde_json::json!({ "auth_token": token, "remember_me": false }).to_string();
+    http_status(port, "POST", "/command/login", Some(&body))
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for the web server).
@@ -122,7 +143,12 @@ impl<'a> WebWorld<'a> {
 
     /// Runs `zellij ARGS` in the world.
     pub fn zellij(&self, args: &[&str]) -> Output {
-        self.run(Command::new("zellij").args(args))
+        self.run_command("zellij", args)
+    }
+
+    /// Runs `program ARGS` in the world.
+    pub fn run_command(&self, program: &str, args: &[&str]) -> Output {
+        self.run(Command::new(program).args(args))
     }
 
     fn run(&self, cmd: &mut Command) -> Output {

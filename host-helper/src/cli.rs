@@ -9,6 +9,7 @@ Examples:
   napsh ssh admin@kiosk-12 -- uptime
   napsh connect --json kiosk-12 kiosk-13
   napsh doctor kiosk-12             find out why a device cannot be reached
+  napsh web                         the picker in a browser (Zellij's web client)
 
 Files:
   profiles     $SORACOM_PROFILE_DIR/<name>.json or ~/.soracom/<name>.json (soracom-cli)

@@ -101,6 +101,40 @@ pub fn login_status(port: u16, token: &str) -> u16 {
     http_status(port, "POST", "/command/login", Some(&body))
 }
 
+/// Kills what a world started, also when the test process dies without unwinding (Ctrl-C,
+/// SIGTERM, SIGKILL: no `Drop` runs, and Zellij's daemons would outlive it). A detached `sh`
+/// waits for the test process to end, then KILLs every process carrying `marker` in its
+/// environment or naming `dir` on its command line (the sshd devices), and removes `dir`. It
+/// carries neither itself, and after a normal end finds nothing left to do.
+fn start_watchdog(marker: &str, dir: &str) {
+    const SCRIPT: &str = r#"
+while kill -0 "$WATCHED" 2>/dev/null; do sleep 1; done
+for f in /proc/[0-9]*/cmdline; do
+    p=${f#/proc/}; p=${p%/cmdline}
+    [ "$p" = "$$" ] && continue
+    if grep -qzxF -- "$MARK" "/proc/$p/environ" 2>/dev/null || grep -qF -- "$DIR" "$f" 2>/dev/null; then
+        kill -KILL "$p" 2>/dev/null
+    fi
+done
+rm -rf -- "$DIR"
+"#;
+    let spawned = Command::new("sh")
+        .args(["-c", SCRIPT])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("WATCHED", std::process::id().to_string())
+        .env("MARK", marker)
+        .env("DIR", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    assert!(
+        spawned.is_ok(),
+        "starting the cleanup watchdog: {spawned:?}"
+    );
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released for the web server).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -123,6 +157,7 @@ impl<'a> WebWorld<'a> {
         vars.push(("SHELL".into(), "/bin/sh".into()));
         vars.push((MARKER.into(), env.path().display().to_string()));
         let marker = format!("{MARKER}={}", env.path().display());
+        start_watchdog(&marker, &env.path().display().to_string());
         WebWorld {
             env,
             vars,

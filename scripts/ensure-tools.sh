@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what napsh's demo and tests need, idempotently and fast when already present:
-# OpenSSH (client + server), tmux, the wasm32-wasip1 target and Zellij 0.45.1.
+# OpenSSH (client + server), tmux, Chromium + Node.js + playwright-core (the browser test), the
+# wasm32-wasip1 target and Zellij 0.45.1.
 # Usage: scripts/ensure-tools.sh [--no-zellij]
 set -euo pipefail
 
@@ -25,6 +26,9 @@ ensure_apt_packages() {
   command -v script >/dev/null || missing+=(util-linux)   # e2e_device: a terminal for napsh
   command -v man >/dev/null || missing+=(man-db)          # e2e_device: napsh man renders
   command -v groff >/dev/null || missing+=(groff-base)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq
@@ -45,7 +49,17 @@ ensure_zellij() {
   cargo install --locked zellij --version "$ZELLIJ_VERSION"
 }
 
+# playwright-core for the browser test (web-e2e/), pinned by its package-lock.json; it never
+# downloads a browser (the test drives Debian's /usr/bin/chromium).
+ensure_web_e2e_modules() {
+  local dir; dir="$(dirname "$0")/../web-e2e"
+  [ -d "$dir/node_modules/playwright-core" ] && return 0
+  say "npm ci in web-e2e (playwright-core)"
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+}
+
 ensure_apt_packages
+ensure_web_e2e_modules
 ensure_wasm_target
 [ "$want_zellij" -eq 1 ] && ensure_zellij
 # sshd refuses to start without its privilege-separation directory.

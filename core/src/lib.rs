@@ -23,3 +23,4 @@ pub mod authorized_keys;
 pub mod fanout;
 pub mod journal;
 pub mod targets;
+pub mod web;

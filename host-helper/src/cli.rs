@@ -10,6 +10,7 @@ Examples:
   napsh connect --json kiosk-12 kiosk-13
   napsh doctor kiosk-12             find out why a device cannot be reached
   napsh exec --tag role=kiosk -- uptime   run on many devices, lines prefixed [name]
+  napsh web                         the picker in a browser (Zellij's web client)
 
 Files:
   profiles     $SORACOM_PROFILE_DIR/<name>.json or ~/.soracom/<name>.json (soracom-cli)
@@ -149,6 +150,9 @@ Examples:
   napsh man | man -l -
   napsh man --dir ~/.local/share/man/man1     napsh.1, napsh-ssh.1, …")]
     Man(ManArgs),
+    /// Open the fleet in a browser: Zellij's web client with the napsh picker.
+    #[command(after_help = WEB_AFTER)]
+    Web(WebArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -554,4 +558,58 @@ pub struct ManArgs {
     /// printing napsh.1.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<std::path::PathBuf>,
+}
+
+const WEB_AFTER: &str = "\
+Starts (or reuses) Zellij's web server and a Zellij session whose first pane shows the picker's
+key; in the browser, that key opens the napsh device picker, and each device opens in its own
+pane running `napsh ssh` on THIS machine. The plugin is the one embedded in this napsh (written
+where `napsh zellij install` puts it); your own config.kdl is read, never changed: napsh web uses
+a copy with the picker's keybinding in $XDG_STATE_HOME/napsh/web/.
+
+Login: a new login token is shown once on stdout when stdout is a terminal; otherwise (or with
+--token-file) it is written to a 0600 file and only its path is printed. napsh does not keep a
+token it showed. A second `napsh web` reuses the server, the session and the token.
+`napsh web --stop` stops the server and the session napsh started and revokes napsh's token.
+
+The server listens on 127.0.0.1 unless --bind says otherwise; any other address needs --cert and
+--key (HTTPS). Anyone with the token gets a shell as you on this machine.
+
+Examples:
+  napsh web                              http://127.0.0.1:8082/napsh, token shown once
+  napsh web --port 9000 --token-file ~/.napsh-web-token
+  napsh web --new-token                  revoke napsh's token and make a new one
+  napsh web --bind 0.0.0.0 --cert cert.pem --key key.pem
+  napsh web --stop";
+
+/// `napsh web`.
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Stop the web server and the session napsh started, and revoke napsh's login token.
+    #[arg(long, conflicts_with_all = ["bind", "port", "cert", "key", "session", "picker_key", "token_file", "new_token"])]
+    pub stop: bool,
+    /// Address to listen on (default 127.0.0.1); any non-loopback address needs --cert/--key.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Port to listen on (default 8082).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// TLS certificate (PEM) for HTTPS, passed to Zellij's web server.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// TLS private key (PEM) for HTTPS, passed to Zellij's web server.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+    /// Zellij session the browser attaches to (default "napsh").
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+    /// The key that opens the picker, in Zellij's notation (default "Alt s").
+    #[arg(long, value_name = "KEY")]
+    pub picker_key: Option<String>,
+    /// Write a new login token to this file (0600) instead of showing it.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Revoke napsh's login token and create a new one.
+    #[arg(long)]
+    pub new_token: bool,
 }

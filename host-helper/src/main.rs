@@ -25,7 +25,9 @@ mod session;
 mod signals;
 mod source_ip;
 mod ssh;
+mod web_files;
 mod zellij_install;
+mod zellij_web;
 
 use clap::Parser;
 

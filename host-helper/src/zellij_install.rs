@@ -54,7 +54,6 @@ impl InstallPaths {
 
 /// The keybinding napsh adds, as a `shared_except "locked"` block, between marker comments.
 pub fn keybinding_block(key: &str, wasm_file: &Path, helper: &Path, indent: &str) -> String {
-    let kdl_string = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     format!(
         "{indent}{BEGIN_MARK}\n\
          {indent}shared_except \"locked\" {{\n\
@@ -71,6 +70,11 @@ pub fn keybinding_block(key: &str, wasm_file: &Path, helper: &Path, indent: &str
         kdl_string(&format!("file:{}", wasm_file.display())),
         kdl_string(&helper.display().to_string()),
     )
+}
+
+/// `s` as a quoted KDL string.
+pub fn kdl_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// `config` with napsh's keybinding block in its `keybinds` node (replacing an earlier napsh
@@ -150,13 +154,7 @@ pub struct InstallReport {
 
 /// Writes the plugin and merges the keybinding into the config (backup first, atomic writes).
 pub fn install(paths: &InstallPaths, key: &str, helper: &Path) -> Result<InstallReport> {
-    if PLUGIN_WASM.is_empty() {
-        bail!(
-            "this napsh was built without its Zellij plugin: run scripts/build-plugin.sh, then rebuild napsh \
-             (or point the keybinding at a napsh.wasm you built: `napsh zellij install --print`)"
-        );
-    }
-    write_atomically(&paths.wasm_file, PLUGIN_WASM, 0o644)?;
+    write_plugin(&paths.wasm_file)?;
     let existing = match std::fs::read_to_string(&paths.config_file) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -192,6 +190,20 @@ pub fn install(paths: &InstallPaths, key: &str, helper: &Path) -> Result<Install
         backup,
         unchanged: false,
     })
+}
+
+/// Writes the embedded plugin to `wasm_file` (atomically; untouched when it is already there).
+pub fn write_plugin(wasm_file: &Path) -> Result<()> {
+    if PLUGIN_WASM.is_empty() {
+        bail!(
+            "this napsh was built without its Zellij plugin: run scripts/build-plugin.sh, then rebuild napsh \
+             (or point the keybinding at a napsh.wasm you built: `napsh zellij install --print`)"
+        );
+    }
+    if std::fs::read(wasm_file).is_ok_and(|bytes| bytes == PLUGIN_WASM) {
+        return Ok(());
+    }
+    write_atomically(wasm_file, PLUGIN_WASM, 0o644)
 }
 
 fn backup_path(config: &Path) -> PathBuf {

@@ -85,6 +85,7 @@ fn wait_connected(env: &TestEnv) -> bool {
 #[case(&["known-hosts", "reset", "--help"])]
 #[case(&["known-hosts", "path", "--help"])]
 #[case(&["completions", "--help"])]
+#[case(&["web", "--help"])]
 fn every_help_has_examples(#[case] args: &[&str]) {
     std::process::Command::new(env!("CARGO_BIN_EXE_napsh"))
         .args(args)

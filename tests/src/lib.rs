@@ -13,6 +13,7 @@ use tempfile::TempDir;
 
 pub mod device;
 pub mod fleet;
+pub mod web;
 pub mod zellij;
 
 /// The profile name every test uses.

@@ -15,6 +15,7 @@ mod mappings;
 mod ssh;
 mod ssh_lan;
 mod ssh_plan;
+mod web;
 mod zellij;
 
 use crate::api::Client;
@@ -45,6 +46,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
     if let Command::Man(args) = cli.command {
         return man::run(args);
     }
+    if let Command::Web(args) = cli.command {
+        return web::run(args, cli.profile).await;
+    }
     let app = App::new(cli.profile.clone())?;
     if !matches!(cli.command, Command::KnownHosts(_) | Command::History(_)) {
         app.reap().await;
@@ -61,7 +65,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Keys(c) => keys::run(&app, c).await,
         Command::History(a) => history::run(&app, a),
         Command::Audit(a) => audit::run(&app, a).await,
-        Command::Completions { .. } | Command::Zellij(_) | Command::Man(_) => {
+        Command::Completions { .. } | Command::Zellij(_) | Command::Man(_) | Command::Web(_) => {
             unreachable!("handled above")
         }
     }

@@ -372,9 +372,10 @@ fn rate_limit_wait(h: &HeaderMap) -> Duration {
     Duration::from_secs_f64(secs.min(3600.0))
 }
 
-/// Parses a successful JSON body, or explains that it is malformed.
+/// Parses a successful JSON body, or explains that it is malformed. Invalid UTF-8 (a tag
+/// written with raw bytes) is replaced with U+FFFD rather than failing the whole list.
 fn parse<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
+    napsh_core::soracom::from_api_bytes(body).map_err(|e| {
         api_error(format!(
             "Soracom returned a malformed response to {method} /v1{path}: {e}"
         ))

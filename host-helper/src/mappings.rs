@@ -142,6 +142,11 @@ pub async fn ensure(
     known: &[PortMapping],
 ) -> Result<Ensured> {
     let key = client.profile().cache_key();
+    // Held until the mapping is recorded: a concurrent napsh for this device waits, then
+    // finds it in the registry below.
+    let _device_lock = registry
+        .lock_device(&key, &want.sim.sim_id, want.device_port)
+        .await?;
     let recorded = known_reusable(registry, &key, want);
     if let Some(m) = recorded
         .as_ref()

@@ -205,6 +205,42 @@ impl Registry {
         self.update(|entries| entries.retain(|e| !e.is(profile_key, ip, port)))
     }
 
+    /// Takes the per-device lock of `sim_id`:`device_port` under `profile_key` (a file in
+    /// `locks/`, flock'ed until the returned file is dropped). Concurrent napsh processes
+    /// ensuring a mapping for the same device take turns, so the second one finds the first
+    /// one's mapping in the registry instead of creating a duplicate.
+    pub async fn lock_device(
+        &self,
+        profile_key: &str,
+        sim_id: &str,
+        device_port: u16,
+    ) -> Result<std::fs::File> {
+        let dir = self
+            .path
+            .parent()
+            .context("registry path has no parent")?
+            .join("locks");
+        ensure_private_dir(&dir)?;
+        let safe: String = sim_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let path = dir.join(format!("{profile_key}-{safe}-{device_port}.lock"));
+        tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            file.lock_exclusive()
+                .with_context(|| format!("locking {}", path.display()))?;
+            Ok(file)
+        })
+        .await
+        .context("the device lock task panicked")?
+    }
+
     /// Applies [`plan_reap`] with real process liveness.
     pub fn reap(&self, profile_key: &str) -> Result<Vec<Entry>> {
         self.update(|entries| plan_reap(entries, profile_key, now_ms(), Owner::is_alive))

@@ -55,6 +55,7 @@ pub fn fresh_cached_entry(app: &App, client: &Client, sim_id: &str) -> Option<De
 
 /// Fetches SIMs and mappings, builds the list and refreshes the cache.
 pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
+    let listed_at_ms = now_ms();
     let (sims, maps) = tokio::try_join!(
         client.list::<Sim>("/sims"),
         crate::mappings::list_all(client)
@@ -65,7 +66,7 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
         fetched_at_ms: now_ms(),
         entries: build_entries(&sims, &maps, &owned, &key, now_ms()),
     };
-    app.remember(sims, maps);
+    app.remember(sims, maps, listed_at_ms);
     let path = cache_path(app, client);
     if let Err(e) = serde_json::to_vec(&list)
         .map_err(anyhow::Error::from)
@@ -262,6 +263,7 @@ mod tests {
             owners: vec![],
             keep: false,
             created_at_ms: 0,
+            recorded_at_ms: 0,
             expires_at_ms: None,
             source: None,
         }];

@@ -5,6 +5,7 @@
 use crate::paths::{ensure_private_dir, now_ms, read_private, write_private};
 use anyhow::{Context, Result};
 use fs2::FileExt;
+use napsh_core::soracom::PortMapping;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -65,8 +66,11 @@ pub struct Entry {
     /// Left until expiry or `napsh mappings close` (`--keep`).
     #[serde(default)]
     pub keep: bool,
-    /// Creation (unix ms).
+    /// Creation (unix ms, Soracom's clock).
     pub created_at_ms: i64,
+    /// When napsh recorded it (unix ms, local clock; 0 in registries older than the field).
+    #[serde(default)]
+    pub recorded_at_ms: i64,
     /// Expiry (unix ms).
     pub expires_at_ms: Option<i64>,
     /// The source range it allows (CIDR), as created.
@@ -200,6 +204,32 @@ impl Registry {
         })
     }
 
+    /// Forgets the mappings of `sim_id` recorded before a complete listing that started at
+    /// `listed_at_ms` and does not show them: they were deleted or expired outside napsh.
+    /// (One recorded after the listing started may be a concurrent napsh's brand-new one.)
+    pub fn forget_unlisted(
+        &self,
+        profile_key: &str,
+        sim_id: &str,
+        listed: &[PortMapping],
+        listed_at_ms: i64,
+    ) -> Result<()> {
+        self.update(|entries| {
+            entries.retain(|e| {
+                let unlisted = e.profile_key == profile_key
+                    && e.sim_id == sim_id
+                    && e.recorded_at_ms < listed_at_ms
+                    && !listed
+                        .iter()
+                        .any(|m| m.ip_address == e.ip_address && m.port == e.port);
+                if unlisted {
+                    tracing::info!(ip = %e.ip_address, port = e.port, "forgetting a mapping that is gone");
+                }
+                !unlisted
+            })
+        })
+    }
+
     /// Forgets a mapping (deleted or gone).
     pub fn forget(&self, profile_key: &str, ip: &str, port: u16) -> Result<()> {
         self.update(|entries| entries.retain(|e| !e.is(profile_key, ip, port)))
@@ -286,6 +316,7 @@ mod tests {
             owners,
             keep,
             created_at_ms: 0,
+            recorded_at_ms: 0,
             expires_at_ms: Some(10_000),
             source: None,
         }

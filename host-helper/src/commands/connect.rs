@@ -5,14 +5,14 @@ use crate::api::Client;
 use crate::app::App;
 use crate::cli::ConnectArgs;
 use crate::error;
-use crate::mappings::{ensure, offline_error, Ensured, Holder, Want};
+use crate::mappings::{ensure, offline_error, Ensured, Holder, Known, Want};
 use crate::output;
 use crate::registry::Registry;
 use anyhow::Result;
 use ipnet::IpNet;
 use napsh_core::messages::ConnectResult;
 use napsh_core::sanitize::for_terminal;
-use napsh_core::soracom::{PortMapping, Sim};
+use napsh_core::soracom::Sim;
 use napsh_core::Device;
 use std::sync::Arc;
 
@@ -77,7 +77,7 @@ struct Job {
     /// Registry of owned mappings.
     registry: Registry,
     /// Mappings listed before the tasks started.
-    known: Arc<Vec<PortMapping>>,
+    known: Arc<Known>,
     /// The device.
     device: Device,
     /// Its SIM, when this process fetched it moments ago.

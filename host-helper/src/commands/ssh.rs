@@ -1,7 +1,7 @@
 //! `napsh ssh`: ensure a mapping, run the system ssh with the pinned host key, and delete the
 //! mapping when the session ends — normally, on Ctrl-C, on a closed terminal or SIGTERM.
 
-use super::{device_port, duration, ensure_for, finish, guide_for};
+use super::{device_port, duration, ensure_for, finish, guide_for, Finished};
 use crate::app::App;
 use crate::askpass::AskpassServer;
 use crate::cli::SshArgs;
@@ -84,7 +84,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     };
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
-    finish(app, &client, &ensured, &me, args.keep).await;
+    let finished = finish(app, &client, &ensured, &me, args.keep).await;
     let outcome = match outcome {
         Ok(o) => o,
         Err(err) => return Ok(report(app, &device, port, &user, &err)),
@@ -96,6 +96,8 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
                 &format!("{label} (SIM {})", device.sim_id),
                 &format!("napsh known-hosts reset {}", device.sim_id),
             )
+        } else if finished == Finished::AlreadyGone {
+            mapping_gone(&label, &ensured)
         } else {
             diagnose(&client, &device).await
         };
@@ -136,6 +138,22 @@ async fn diagnose(client: &crate::api::Client, device: &Device) -> anyhow::Error
         "run `napsh doctor {}` to find the failing step",
         device.sim_id
     ))
+    .into()
+}
+
+/// ssh lost (or never got) its connection and the mapping was found gone afterwards: it
+/// expired, or someone deleted it, outside napsh.
+fn mapping_gone(label: &str, ensured: &crate::mappings::Ensured) -> anyhow::Error {
+    let m = &ensured.mapping;
+    NapshError::new(
+        ErrorKind::Ssh,
+        format!(
+            "the mapping {}:{} to {label} expired or was deleted outside napsh while ssh used it",
+            napsh_core::sanitize::for_terminal(&m.ip_address),
+            m.port
+        ),
+    )
+    .hint("run the command again: napsh creates a new mapping (a longer one: --duration SECS)")
     .into()
 }
 

@@ -27,7 +27,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/_emulator/devices/{sim_id}", post(update_device))
         .route("/_emulator/tokens/expire", post(expire_tokens))
-        .route("/_emulator/mappings/{ip}/{port}/expire", post(expire_mapping))
+        .route(
+            "/_emulator/mappings/{ip}/{port}/expire",
+            post(expire_mapping),
+        )
         .route("/_emulator/napter/next_port", put(set_next_port))
         .route("/_emulator/ip", get(caller_ip))
         .with_state(state)

@@ -251,10 +251,7 @@ impl Registry {
             .context("registry path has no parent")?
             .join("locks");
         ensure_private_dir(&dir)?;
-        let safe: String = sim_id
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
+        let safe: String = sim_id.chars().filter(char::is_ascii_alphanumeric).collect();
         let path = dir.join(format!("{profile_key}-{safe}-{device_port}.lock"));
         tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
             let file = std::fs::OpenOptions::new()

@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 use napsh_core::soracom::PortMapping;
+pub use napsh_emulator::faults::path_matches;
 use napsh_emulator::{Emulator, EmulatorConfig, Fleet, RequestRecord};
 pub use napsh_emulator::{Fault, FaultRule};
 use std::path::{Path, PathBuf};
@@ -355,23 +356,32 @@ impl Output {
 /// drive a terminal: ESC, a C0 control other than `\n`/`\t`, DEL, a C1 control, or a bidi /
 /// invisible format character such as U+202E.
 pub fn assert_terminal_safe(what: &str, text: &[u8]) {
-    for (i, b) in text.iter().enumerate() {
-        assert!(
-            !(*b < 0x20 && *b != b'\n' && *b != b'\t') && *b != 0x7f,
-            "{what}: raw control byte {b:#04x} at offset {i}:\n{}",
-            String::from_utf8_lossy(text)
-        );
+    if let Some(problem) = terminal_unsafe(text) {
+        panic!("{what}: {problem}:\n{}", String::from_utf8_lossy(text));
     }
-    let decoded = String::from_utf8_lossy(text);
-    for c in decoded.chars() {
-        let bidi_or_invisible = matches!(c,
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
-        assert!(
-            !('\u{80}'..='\u{9f}').contains(&c) && !bidi_or_invisible,
-            "{what}: raw control/format character U+{:04X}:\n{decoded}",
-            c as u32
-        );
+}
+
+/// What in `text` could drive a terminal (see [`assert_terminal_safe`]), if anything.
+pub fn terminal_unsafe(text: &[u8]) -> Option<String> {
+    // A CR right before LF (ssh's own CRLF line ends) moves nothing.
+    let harmless = |i: usize, b: u8| {
+        b == b'\n' || b == b'\t' || (b == b'\r' && text.get(i + 1) == Some(&b'\n'))
+    };
+    if let Some((i, b)) = text
+        .iter()
+        .enumerate()
+        .find(|(i, b)| (**b < 0x20 && !harmless(*i, **b)) || **b == 0x7f)
+    {
+        return Some(format!("raw control byte {b:#04x} at offset {i}"));
     }
+    String::from_utf8_lossy(text)
+        .chars()
+        .find(|c| {
+            ('\u{80}'..='\u{9f}').contains(c)
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2069}' | '\u{feff}')
+        })
+        .map(|c| format!("raw control/format character U+{:04X}", c as u32))
 }
 
 fn whoami() -> String {

@@ -143,9 +143,7 @@ pub(super) async fn ensure_for(
         app.snapshot(),
         fresh_cached_entry(app, client, &device.sim_id),
     ) {
-        (None, Some(entry)) if entry.device.online && entry.mappings.is_empty() => {
-            Known::default()
-        }
+        (None, Some(entry)) if entry.device.online && entry.mappings.is_empty() => Known::default(),
         _ => {
             want.sim = app.fresh_sim(client, &device.sim_id).await?;
             if !want.sim.session_status.as_ref().is_some_and(|s| s.online) {

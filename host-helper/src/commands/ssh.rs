@@ -84,6 +84,18 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     };
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
+    let failed_to_connect = matches!(&outcome, Ok(o) if o.code == 255 && o.signal.is_none());
+    if failed_to_connect && ensured.reused && !still_mapped(&client, &device, &ensured).await {
+        // A recorded mapping that is gone: its endpoint may already serve another device, so
+        // it is forgotten, never deleted (that would delete the other device's mapping).
+        let m = &ensured.mapping;
+        let key = client.profile().cache_key();
+        if let Err(e) = app.registry().forget(&key, &m.ip_address, m.port) {
+            output::warn(&format!("updating the mapping registry: {e:#}"));
+        }
+        report(app, &device, port, &user, &mapping_gone(&label, &ensured));
+        return Ok(255);
+    }
     let finished = finish(app, &client, &ensured, &me, args.keep).await;
     let outcome = match outcome {
         Ok(o) => o,
@@ -141,14 +153,30 @@ async fn diagnose(client: &crate::api::Client, device: &Device) -> anyhow::Error
     .into()
 }
 
-/// ssh lost (or never got) its connection and the mapping was found gone afterwards: it
-/// expired, or someone deleted it, outside napsh.
+/// Whether the mapping still targets the device (`GET /port_mappings/sims/{id}`, a 404 when
+/// the SIM has none); true when that cannot be asked (the usual diagnosis follows).
+async fn still_mapped(
+    client: &crate::api::Client,
+    device: &Device,
+    ensured: &crate::mappings::Ensured,
+) -> bool {
+    let path = format!("/port_mappings/sims/{}", device.sim_id);
+    match client.get::<Vec<napsh_core::soracom::PortMapping>>(&path, &[]).await {
+        Ok(maps) => maps.iter().any(|m| {
+            m.ip_address == ensured.mapping.ip_address && m.port == ensured.mapping.port
+        }),
+        Err(e) => error::kind_of(&e) != ErrorKind::NotFound,
+    }
+}
+
+/// ssh lost (or never got) its connection and the mapping was found gone: it expired, or
+/// someone deleted it, outside napsh.
 fn mapping_gone(label: &str, ensured: &crate::mappings::Ensured) -> anyhow::Error {
     let m = &ensured.mapping;
     NapshError::new(
         ErrorKind::Ssh,
         format!(
-            "the mapping {}:{} to {label} expired or was deleted outside napsh while ssh used it",
+            "the mapping {}:{} to {label} expired or was deleted outside napsh",
             napsh_core::sanitize::for_terminal(&m.ip_address),
             m.port
         ),

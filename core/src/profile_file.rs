@@ -211,15 +211,15 @@ mod tests {
 
     #[rstest]
     #[case::auth_key(r#"{"authKeyId":"k","authKey":"s"}"#, Ok(Some("authKeyId:k")))]
-    #[case::sam(r#"{"operatorId":"OP1","username":"u","password":"p"}"#, Ok(Some("sam:OP1/u")))]
+    #[case::sam(
+        r#"{"operatorId":"OP1","username":"u","password":"p"}"#,
+        Ok(Some("sam:OP1/u"))
+    )]
     #[case::email(r#"{"email":"a@b","password":"p"}"#, Ok(Some("email:a@b")))]
     #[case::none(r#"{"coverageType":"g"}"#, Ok(None))]
     #[case::key_without_id(r#"{"authKey":"s"}"#, Err(("authKey", "authKeyId")))]
     #[case::sam_without_password(r#"{"operatorId":"OP1","username":"u"}"#, Err(("operatorId and username", "password")))]
-    fn credential_forms(
-        #[case] json: &str,
-        #[case] expected: Result<Option<&str>, (&str, &str)>,
-    ) {
+    fn credential_forms(#[case] json: &str, #[case] expected: Result<Option<&str>, (&str, &str)>) {
         let got = ProfileFile::parse(json).unwrap().credentials();
         let got = got
             .map(|c| c.map(|c| c.identity()))
@@ -232,11 +232,19 @@ mod tests {
 
     #[rstest]
     #[case(r#"{}"#, None, Ok("https://api.soracom.io"))]
-    #[case(r#"{"coverageType":"g","sandbox":true}"#, None, Ok("https://g.api-sandbox.soracom.io"))]
+    #[case(
+        r#"{"coverageType":"g","sandbox":true}"#,
+        None,
+        Ok("https://g.api-sandbox.soracom.io")
+    )]
     #[case(r#"{"endpoint":"http://x/v1/"}"#, None, Ok("http://x"))]
     #[case(r#"{"endpoint":"http://x"}"#, Some(" http://env/ "), Ok("http://env"))]
     #[case(r#"{"coverageType":"mars"}"#, None, Err("mars"))]
-    fn endpoints(#[case] json: &str, #[case] env: Option<&str>, #[case] expected: Result<&str, &str>) {
+    fn endpoints(
+        #[case] json: &str,
+        #[case] env: Option<&str>,
+        #[case] expected: Result<&str, &str>,
+    ) {
         let got = ProfileFile::parse(json).unwrap().endpoint(env);
         assert_eq!(got, expected.map(str::to_string).map_err(str::to_string));
     }

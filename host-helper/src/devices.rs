@@ -5,7 +5,7 @@
 use crate::api::Client;
 use crate::app::App;
 use crate::error::NapshError;
-use crate::paths::{now_ms, read_private, write_private};
+use crate::paths::{now_ms, read_private, write_private_unsynced};
 use crate::registry::Entry;
 use anyhow::Result;
 use napsh_core::messages::{DeviceEntry, ErrorKind, MappingSummary};
@@ -70,7 +70,7 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let path = cache_path(app, client);
     if let Err(e) = serde_json::to_vec(&list)
         .map_err(anyhow::Error::from)
-        .and_then(|b| write_private(&path, &b))
+        .and_then(|b| write_private_unsynced(&path, &b))
     {
         crate::output::warn(&format!("could not write the device cache: {e:#}"));
     }

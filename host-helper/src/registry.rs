@@ -2,7 +2,7 @@
 //! exclusive file lock): who uses each one (PID + process start time), whether it is kept,
 //! and the reaping of mappings whose users all died.
 
-use crate::paths::{ensure_private_dir, now_ms, read_private, write_private};
+use crate::paths::{ensure_private_dir, now_ms, read_private, write_private_unsynced};
 use anyhow::{Context, Result};
 use fs2::FileExt;
 use napsh_core::soracom::PortMapping;
@@ -142,7 +142,7 @@ impl Registry {
         let before = serde_json::to_vec(&file.entries)?;
         let out = f(&mut file.entries);
         if serde_json::to_vec(&file.entries)? != before || !self.path.exists() {
-            write_private(&self.path, &serde_json::to_vec_pretty(&file)?)?;
+            write_private_unsynced(&self.path, &serde_json::to_vec_pretty(&file)?)?;
         }
         let _ = FileExt::unlock(&lock);
         Ok(out)

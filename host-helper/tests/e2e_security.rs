@@ -152,7 +152,11 @@ fn secrets_never_reach_argv_environment_logs_files_or_the_plugin() {
         plugin.ssh_argv(&sim),
         plugin.guide_argv(&sim),
     ] {
-        found.extend(hits("the plugin's argv", argv.join(" ").as_bytes(), &secrets));
+        found.extend(hits(
+            "the plugin's argv",
+            argv.join(" ").as_bytes(),
+            &secrets,
+        ));
         let out = env.napsh().args(&argv[1..]).output().unwrap();
         if argv.iter().any(|a| a == "ssh") {
             continue; // an interactive session: not run here
@@ -164,9 +168,15 @@ fn secrets_never_reach_argv_environment_logs_files_or_the_plugin() {
     found.extend(hits("-vvv devices", out.stderr.as_bytes(), &secrets));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     child.wait().unwrap();
-    found.extend(hits("the -vv log of the session", &std::fs::read(&log).unwrap(), &secrets));
+    found.extend(hits(
+        "the -vv log of the session",
+        &std::fs::read(&log).unwrap(),
+        &secrets,
+    ));
     assert!(
-        std::fs::read_to_string(&log).unwrap().contains("/v1/port_mappings"),
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("/v1/port_mappings"),
         "the -vv log shows the requests"
     );
 
@@ -231,7 +241,9 @@ fn ten_devices() -> String {
 fn fifty_concurrent_connects_make_one_mapping_per_device() {
     let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &ten_devices());
     env.run(&["devices"]).expect_code(0);
-    let sims: Vec<String> = (0..10).map(|i| env.sim_id(&format!("dev-{i:02}"))).collect();
+    let sims: Vec<String> = (0..10)
+        .map(|i| env.sim_id(&format!("dev-{i:02}")))
+        .collect();
     let plugin = PluginConfig::from_map(&BTreeMap::from([(
         "helper".to_string(),
         env.napsh_bin().display().to_string(),
@@ -278,7 +290,11 @@ fn fifty_concurrent_connects_make_one_mapping_per_device() {
     // Every process reported an endpoint that exists.
     for out in &outputs {
         let port = out.json_lines()[0]["endpoint"]["port"].as_u64().unwrap();
-        assert!(mappings.iter().any(|m| m.port as u64 == port), "{}", out.stdout);
+        assert!(
+            mappings.iter().any(|m| m.port as u64 == port),
+            "{}",
+            out.stdout
+        );
     }
     env.run(&["mappings", "close", "--all"]).expect_code(0);
     assert!(env.mappings().is_empty());
@@ -348,7 +364,12 @@ fn a_reused_endpoint_inherits_no_trust() {
         "never advise resetting the pin here: {}",
         out.stderr
     );
-    assert_eq!(env.count_requests("DELETE", "/v1/port_mappings"), 0, "{:?}", env.calls());
+    assert_eq!(
+        env.count_requests("DELETE", "/v1/port_mappings"),
+        0,
+        "{:?}",
+        env.calls()
+    );
     let maps = env.mappings();
     assert_eq!(maps.len(), 1, "dev-b's mapping survives: {maps:?}");
     assert_eq!(maps[0].target_sim_id(), Some(b.as_str()));
@@ -369,7 +390,8 @@ fn a_reused_endpoint_inherits_no_trust() {
         !known.contains("127.0.0.1") && !known.contains(&a_map.port.to_string()),
         "nothing is pinned to the endpoint: {known}"
     );
-    env.run(&["mappings", "close", "--all", "--any"]).expect_code(0);
+    env.run(&["mappings", "close", "--all", "--any"])
+        .expect_code(0);
     assert!(env.mappings().is_empty());
 }
 
@@ -400,7 +422,12 @@ online = false
 #[test]
 fn hostile_long_and_invalid_utf8_names_stay_inert() {
     let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &hostile_fleet());
-    env.set_faults(vec![fault_rule("GET", "/v1/sims/**", Fault::InvalidUtf8, None)]);
+    env.set_faults(vec![fault_rule(
+        "GET",
+        "/v1/sims/**",
+        Fault::InvalidUtf8,
+        None,
+    )]);
     let long_sim = env.sim_id(&"L".repeat(10_000));
     let mut outputs = vec![
         ("devices", env.run(&["devices", "--refresh"])),
@@ -408,7 +435,10 @@ fn hostile_long_and_invalid_utf8_names_stay_inert() {
         ("connect", env.run(&["connect", &long_sim])),
         ("mappings", env.run(&["mappings"])),
         ("guide", env.run(&["guide", &long_sim])),
-        ("ssh (nothing answers)", env.run(&["ssh", &long_sim, "--", "true"])),
+        (
+            "ssh (nothing answers)",
+            env.run(&["ssh", &long_sim, "--", "true"]),
+        ),
         ("mappings close", env.run(&["mappings", "close", "--all"])),
     ];
     let feed = env.run(&["devices", "--picker", "--refresh"]);
@@ -437,7 +467,10 @@ fn hostile_long_and_invalid_utf8_names_stay_inert() {
         .map(|l| l.chars().count())
         .max()
         .unwrap();
-    assert!(table_width < 300, "a 10,000-character name is cut: {table_width}");
+    assert!(
+        table_width < 300,
+        "a 10,000-character name is cut: {table_width}"
+    );
 
     // The plugin's view: napsh's feed, decoded and rendered by core like the plugin does.
     let devices = napsh_core::picker_feed::decode(&feed.stdout).expect("the feed decodes");
@@ -450,7 +483,11 @@ fn hostile_long_and_invalid_utf8_names_stay_inert() {
             panic!("picker row {:?}: {problem}", row.text);
         }
         let width = unicode_width::UnicodeWidthStr::width(row.text.as_str());
-        assert!(width <= 120, "row wider than the pane ({width}): {}", row.text);
+        assert!(
+            width <= 120,
+            "row wider than the pane ({width}): {}",
+            row.text
+        );
     }
     assert!(env.mappings().is_empty(), "{:?}", env.mappings());
 }
@@ -473,9 +510,14 @@ fn closing_or_killing_the_zellij_pane_leaves_no_mapping() {
     let napsh = env.napsh_bin().display().to_string();
     let open_session = |nth: usize| {
         zellij
-            .action(&["new-pane", "--name", "victim", "--", &napsh, "ssh", "kiosk-12"])
+            .action(&[
+                "new-pane", "--name", "victim", "--", &napsh, "ssh", "kiosk-12",
+            ])
             .unwrap();
-        assert!(env.wait_until(30, || env.mappings().len() == 1), "no mapping");
+        assert!(
+            env.wait_until(30, || env.mappings().len() == 1),
+            "no mapping"
+        );
         assert!(
             env.wait_until(30, || env
                 .emulator()

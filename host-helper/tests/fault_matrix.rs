@@ -306,6 +306,22 @@ fn rows() -> Vec<Row> {
                 Na("covered by ssh (create)"),
                 Ok,
             ],
+            fresh_list: true,
+            timeout_secs: None,
+        },
+        Row {
+            // connect and ssh trust a device list younger than 60 s that says online and
+            // unmapped (one API call instead of three): connect hands out the endpoint, and
+            // the session that uses it finds the device offline.
+            name: "device offline since the list was cached",
+            inject: Inject::Offline,
+            expect: [
+                Ok,
+                Ok,
+                Fail(4, "offline"),
+                Na("covered by ssh (create)"),
+                Ok,
+            ],
             fresh_list: false,
             timeout_secs: None,
         },

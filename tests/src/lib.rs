@@ -27,6 +27,8 @@ pub struct EnvOptions {
     /// SAM-style denials of the profile's credential, e.g. `PortMapping:createPortMapping`
     /// (those operations answer 403).
     pub deny: Vec<String>,
+    /// Items per page of list endpoints (default 3, so that small fleets page).
+    pub page_size: Option<usize>,
 }
 
 /// A fault rule for [`TestEnv::set_faults`]: `method` (`*` = any) and path glob, `times`
@@ -96,8 +98,9 @@ impl TestEnv {
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
             .arg(&key))?;
         let fleet_toml = format!(
-            "operator_id = \"OP0000E2E000\"\npage_size = 3\n\n[ssh]\nauthorized_keys = {:?}\n\n\
+            "operator_id = \"OP0000E2E000\"\npage_size = {}\n\n[ssh]\nauthorized_keys = {:?}\n\n\
              [[credentials]]\nauth_key_id = {AUTH_KEY_ID:?}\nauth_key = {AUTH_KEY:?}\ndeny = {:?}\n\n{fleet_body}",
+            options.page_size.unwrap_or(3),
             key.with_extension("pub").display().to_string(),
             options.deny,
         );

@@ -139,11 +139,8 @@ pub(super) async fn ensure_for(
     if known_reusable(&registry, &client.profile().cache_key(), &want).is_some() {
         return ensure(client, &registry, &want, &Known::default()).await;
     }
-    let known = match (
-        app.snapshot(),
-        fresh_cached_entry(app, client, &device.sim_id),
-    ) {
-        (None, Some(entry)) if entry.device.online && entry.mappings.is_empty() => Known::default(),
+    let known = match app.snapshot() {
+        None if cached_online_unmapped(app, client, device) => Known::default(),
         _ => {
             want.sim = app.fresh_sim(client, &device.sim_id).await?;
             if !want.sim.session_status.as_ref().is_some_and(|s| s.online) {
@@ -155,9 +152,16 @@ pub(super) async fn ensure_for(
     ensure(client, &registry, &want, &known).await
 }
 
+/// Whether the fresh device cache shows `device` online and without a mapping (then a
+/// mapping is created at once, without asking for the SIM or listing mappings first).
+pub(super) fn cached_online_unmapped(app: &App, client: &Client, device: &Device) -> bool {
+    fresh_cached_entry(app, client, &device.sim_id)
+        .is_some_and(|e| e.device.online && e.mappings.is_empty())
+}
+
 /// A SIM as far as the device model knows it (id, IMSI, online): enough to create a mapping
 /// and to recognise mappings that target it.
-fn sim_of(device: &Device) -> Sim {
+pub(super) fn sim_of(device: &Device) -> Sim {
     Sim {
         sim_id: device.sim_id.clone(),
         session_status: Some(napsh_core::soracom::SessionStatus {

@@ -161,10 +161,13 @@ async fn still_mapped(
     ensured: &crate::mappings::Ensured,
 ) -> bool {
     let path = format!("/port_mappings/sims/{}", device.sim_id);
-    match client.get::<Vec<napsh_core::soracom::PortMapping>>(&path, &[]).await {
-        Ok(maps) => maps.iter().any(|m| {
-            m.ip_address == ensured.mapping.ip_address && m.port == ensured.mapping.port
-        }),
+    match client
+        .get::<Vec<napsh_core::soracom::PortMapping>>(&path, &[])
+        .await
+    {
+        Ok(maps) => maps
+            .iter()
+            .any(|m| m.ip_address == ensured.mapping.ip_address && m.port == ensured.mapping.port),
         Err(e) => error::kind_of(&e) != ErrorKind::NotFound,
     }
 }

@@ -16,12 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-const ONE_DEVICE: &str = r#"
-[[devices]]
-name = "kiosk-12"
-online = true
-ssh = "spawn"
-"#;
+use napsh_e2e::ONE_SSH_DEVICE as ONE_DEVICE;
 
 /// The device password handed to ssh through SSH_ASKPASS.
 const PASSWORD: &str = "pw-do-not-leak-7c1e";

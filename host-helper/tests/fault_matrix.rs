@@ -13,13 +13,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// One online device with a real sshd.
-const FLEET: &str = r#"
-[[devices]]
-name = "kiosk-12"
-online = true
-ssh = "spawn"
-"#;
+use napsh_e2e::ONE_SSH_DEVICE as FLEET;
 
 /// A command under test never takes longer than this; past it the cell is a hang.
 const HANG_AFTER: Duration = Duration::from_secs(90);

@@ -21,6 +21,10 @@ pub const AUTH_KEY_ID: &str = "keyId-e2e";
 /// Secret of that profile.
 pub const AUTH_KEY: &str = "secret-e2e-do-not-leak-4f9a";
 
+/// A fleet of one online device, `kiosk-12`, with a real sshd.
+pub const ONE_SSH_DEVICE: &str =
+    "[[devices]]\nname = \"kiosk-12\"\nonline = true\nssh = \"spawn\"\n";
+
 /// What an env needs beyond its fleet body.
 #[derive(Debug, Clone, Default)]
 pub struct EnvOptions {

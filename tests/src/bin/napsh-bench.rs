@@ -107,10 +107,7 @@ fn ms(d: Duration) -> String {
 
 /// 1 and 2: API calls and wall time of `napsh ssh DEV -- true` against a direct ssh.
 fn ssh_figures(options: &Options) -> Result<()> {
-    let env = env(
-        options,
-        "[[devices]]\nname = \"kiosk-12\"\nonline = true\nssh = \"spawn\"\n",
-    );
+    let env = env(options, napsh_e2e::ONE_SSH_DEVICE);
     let direct = median(
         (0..options.runs)
             .map(|_| timed(|| direct_ssh(&env)))

@@ -427,7 +427,8 @@ fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) 
             format!("Soracom denied {what}: {message}"),
         )
         .hint("grant the missing permission to the SAM user (its permission policy), or use another profile"),
-        404 => NapshError::new(ErrorKind::NotFound, format!("{what}: not found: {message}")),
+        404 => NapshError::new(ErrorKind::NotFound, format!("{what}: not found: {message}"))
+            .hint("the SIM or mapping is gone or belongs to another account: `napsh devices --refresh` shows what this profile sees"),
         429 => {
             let wait = rate_limit_wait(&answer.headers);
             NapshError::new(

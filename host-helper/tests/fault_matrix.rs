@@ -341,6 +341,8 @@ struct CellResult {
     summary: String,
     /// What was wrong (empty: the cell is good).
     problems: Vec<String>,
+    /// The failure line (or warning) the user saw, if any.
+    said: Option<String>,
 }
 
 /// What a command run left behind.
@@ -361,6 +363,7 @@ fn main() {
     let mut table = vec![header()];
     let (mut good, mut bad) = (0, 0);
     let mut failures = Vec::new();
+    let mut messages = Vec::new();
     for row in &rows {
         let mut cells = Vec::new();
         for (i, cmd) in COLUMNS.iter().enumerate() {
@@ -368,6 +371,7 @@ fn main() {
                 Expect::NotApplicable(why) => CellResult {
                     summary: format!("— ({why})"),
                     problems: vec![],
+                    said: None,
                 },
                 expect => run_cell(row, *cmd, expect),
             };
@@ -389,6 +393,9 @@ fn main() {
                 ));
             }
             eprintln!("{} × {}: {}", row.name, cmd.title(), cells.last().unwrap());
+            if let Some(said) = result.said {
+                messages.push(format!("- **{} × {}**: `{said}`", row.name, cmd.title()));
+            }
         }
         table.push(format!("| {} | {} |", row.name, cells.join(" | ")));
     }
@@ -397,9 +404,10 @@ fn main() {
          ✓ = expected exit code, one clear `napsh:` line (the guide where it helps), no raw \
          control bytes, at most {MAX_TRIES} tries waiting as long as the rate-limit headers ask, no \
          hang, and zero leaked mappings once the fault cleared.\n\n{}\n\n{good} good, {bad} bad \
-         cells in {:.0} s.\n",
+         cells in {:.0} s.\n\n## What napsh said\n\n{}\n",
         table.join("\n"),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        messages.join("\n")
     );
     println!("\n{report}");
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../fault-matrix.md");
@@ -477,6 +485,7 @@ fn run_cell(row: &Row, cmd: Cmd, expect: Expect) -> CellResult {
         return CellResult {
             summary: "hang".into(),
             problems: vec![format!("no exit after {} s", HANG_AFTER.as_secs())],
+            said: None,
         };
     };
     let tries = rule.as_ref().map(|r| matching(&env, r));
@@ -493,6 +502,12 @@ fn run_cell(row: &Row, cmd: Cmd, expect: Expect) -> CellResult {
         check_endpoint_is_live(&env, &out, &mut problems);
     }
     check_recovers_without_leaks(&env, &mut problems);
+    let said = failure_of(&out, cmd).0.or_else(|| {
+        out.stderr
+            .lines()
+            .find(|l| l.starts_with("napsh: warning:"))
+            .map(str::to_string)
+    });
     let tries_text = tries
         .map(|t| format!(" · {}×", t.len()))
         .unwrap_or_default();
@@ -503,6 +518,7 @@ fn run_cell(row: &Row, cmd: Cmd, expect: Expect) -> CellResult {
             run.took.as_secs_f64()
         ),
         problems,
+        said,
     }
 }
 

@@ -3,8 +3,8 @@
 //! cache; loose cache files are not trusted; 50 concurrent `napsh connect` make one mapping per
 //! device; a Napter endpoint that later serves another device inherits no trust (and napsh
 //! never deletes that other device's mapping); hostile, 10,000-character and invalid-UTF-8
-//! names reach neither the terminal nor the picker raw; closing or killing the Zellij pane (or
-//! Zellij itself) that runs a session leaves no mapping.
+//! names reach neither the terminal nor the picker raw; closing the Zellij pane that runs a
+//! session, `kill -9` of the napsh in it, or of Zellij itself, leaves no mapping.
 
 use napsh_core::picker::Picker;
 use napsh_core::plugin_config::PluginConfig;
@@ -494,9 +494,10 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// A session in a Zellij pane: closing the pane deletes its mapping; SIGKILL of the Zellij
-/// server running another session's pane hangs its napsh up, which deletes that mapping too
-/// (or, had napsh died with it, the next command would reap it).
+/// A session in a Zellij pane: closing the pane deletes its mapping; SIGKILL of the napsh in
+/// a pane leaves the mapping to the next napsh command, which reaps it; SIGKILL of the Zellij
+/// server hangs the pane's napsh up, which deletes its mapping (or, had napsh died with it,
+/// the next command would reap it).
 #[test]
 fn closing_or_killing_the_zellij_pane_leaves_no_mapping() {
     use napsh_e2e::zellij::ZellijSession;
@@ -532,8 +533,33 @@ fn closing_or_killing_the_zellij_pane_leaves_no_mapping() {
         env.mappings()
     );
 
+    // kill -9 of the napsh in the pane: nothing of napsh runs to clean up; the next napsh
+    // command reaps the orphan.
     open_session(2);
     let server = zellij_server_pid(&env).expect("the zellij server process");
+    let victim = process_tree(server)
+        .into_iter()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).starts_with(&format!("{napsh}\0ssh")))
+        })
+        .expect("napsh ssh runs in the pane");
+    assert_eq!(unsafe { libc::kill(victim as i32, libc::SIGKILL) }, 0);
+    assert!(
+        env.wait_until(10, || !Path::new(&format!("/proc/{victim}")).exists()),
+        "napsh survived SIGKILL"
+    );
+    assert_eq!(env.mappings().len(), 1, "the crash left the mapping");
+    env.run(&["devices"]).expect_code(0);
+    assert!(
+        env.mappings().is_empty(),
+        "the next command reaps the orphan: {:?}",
+        env.mappings()
+    );
+    zellij.action(&["close-pane"]).unwrap();
+
+    // kill -9 of Zellij itself while a session runs in it.
+    open_session(3);
     assert_eq!(unsafe { libc::kill(server as i32, libc::SIGKILL) }, 0);
     assert!(
         env.wait_until(10, || zellij_server_pid(&env).is_none()),

@@ -32,7 +32,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
 fi
-cargo fuzz build "${flags[@]}" "${targets[@]/#/--bin=}" 2>/dev/null || cargo fuzz build "${flags[@]}"
+cargo fuzz build "${flags[@]}"
 
 passed=0 failed=0
 for t in "${targets[@]}"; do

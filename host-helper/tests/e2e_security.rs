@@ -125,6 +125,11 @@ fn secrets_never_reach_argv_environment_logs_files_or_the_plugin() {
     // While the session runs: napsh, ssh and everything below them.
     let tree = process_tree(child.id());
     assert!(tree.len() >= 2, "napsh and its ssh: {tree:?}");
+    let askpass_armed = tree.iter().any(|pid| {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .is_ok_and(|e| String::from_utf8_lossy(&e).contains("SSH_ASKPASS="))
+    });
+    assert!(askpass_armed, "the password rule must hand ssh an askpass, not the password");
     let mut found = Vec::new();
     for pid in &tree {
         for part in ["cmdline", "environ"] {

@@ -699,7 +699,7 @@ mod tests {
                 entry("2", &hostile, true, &[]),
                 entry("3", &wide, true, &[]),
                 // Found by fuzzing (fuzz/seeds/picker_feed): control bytes in the SIM id.
-                entry("8042310022\x0f\0\0\0\06", "x", true, &[]),
+                entry("8042310022\x0f\0\0\0\x006", "x", true, &[]),
             ],
             false,
         );

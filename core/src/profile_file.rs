@@ -224,9 +224,7 @@ mod tests {
         let got = got
             .map(|c| c.map(|c| c.identity()))
             .map_err(|m| (m.have, m.field));
-        let expected = expected
-            .map(|c| c.map(str::to_string))
-            .map_err(|(h, f)| (h, f));
+        let expected = expected.map(|c| c.map(str::to_string));
         assert_eq!(got, expected);
     }
 

@@ -129,7 +129,10 @@ fn secrets_never_reach_argv_environment_logs_files_or_the_plugin() {
         std::fs::read(format!("/proc/{pid}/environ"))
             .is_ok_and(|e| String::from_utf8_lossy(&e).contains("SSH_ASKPASS="))
     });
-    assert!(askpass_armed, "the password rule must hand ssh an askpass, not the password");
+    assert!(
+        askpass_armed,
+        "the password rule must hand ssh an askpass, not the password"
+    );
     let mut found = Vec::new();
     for pid in &tree {
         for part in ["cmdline", "environ"] {
@@ -429,7 +432,7 @@ fn hostile_long_and_invalid_utf8_names_stay_inert() {
         None,
     )]);
     let long_sim = env.sim_id(&"L".repeat(10_000));
-    let mut outputs = vec![
+    let mut outputs = [
         ("devices", env.run(&["devices", "--refresh"])),
         ("devices --json", env.run(&["devices", "--json"])),
         ("connect", env.run(&["connect", &long_sim])),

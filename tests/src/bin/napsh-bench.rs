@@ -105,6 +105,9 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Puts the env in the state a figure measures.
+type Prepare = fn(&TestEnv) -> Result<()>;
+
 /// 1 and 2: API calls and wall time of `napsh ssh DEV -- true` against a direct ssh.
 fn ssh_figures(options: &Options) -> Result<()> {
     let env = env(options, napsh_e2e::ONE_SSH_DEVICE);
@@ -117,7 +120,7 @@ fn ssh_figures(options: &Options) -> Result<()> {
     println!("Direct `ssh -- true` to the same sshd: {}.\n", ms(direct));
     println!("| state | API calls before the session (goal) | + after | wall time | ÷ (calls × {LATENCY_MS} ms + direct ssh) (goal ≤ 1.15) |");
     println!("|---|---|---|---|---|");
-    let states: [(&str, &str, fn(&TestEnv) -> Result<()>); 3] = [
+    let states: [(&str, &str, Prepare); 3] = [
         ("cold token (device list cached)", "2", |env| {
             napsh_ok(env, &["devices"])?;
             std::fs::remove_dir_all(env.path().join("cache/napsh/tokens"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what napsh's demo and tests need, idempotently and fast when already present:
 # OpenSSH (client + server), tmux, Chromium + Node.js + playwright-core (the browser test), the
-# wasm32-wasip1 target and Zellij 0.45.1.
+# wasm32-wasip1 target, cargo-fuzz and Zellij 0.45.1.
 # Usage: scripts/ensure-tools.sh [--no-zellij]
 set -euo pipefail
 
@@ -58,9 +58,16 @@ ensure_web_e2e_modules() {
   (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 }
 
+ensure_cargo_fuzz() {
+  command -v cargo-fuzz >/dev/null && return 0
+  say "installing cargo-fuzz (about a minute, once)"
+  cargo install --locked cargo-fuzz
+}
+
 ensure_apt_packages
 ensure_web_e2e_modules
 ensure_wasm_target
+ensure_cargo_fuzz
 [ "$want_zellij" -eq 1 ] && ensure_zellij
 # sshd refuses to start without its privilege-separation directory.
 [ -d /run/sshd ] || as_root mkdir -p /run/sshd

@@ -10,6 +10,7 @@ pub mod messages;
 pub mod picker;
 pub mod picker_feed;
 pub mod plugin_config;
+pub mod profile_file;
 pub mod resolve;
 pub mod sanitize;
 pub mod service;

@@ -292,7 +292,8 @@ impl Picker {
             .to_string(),
             if d.online { "●" } else { "○" }.to_string(),
             for_terminal(d.label()),
-            short_sim_id(&d.sim_id),
+            // The feed is napsh's, but the SIM id in it comes from the API: never raw.
+            for_terminal(&short_sim_id(&d.sim_id)),
             for_terminal(if d.group.is_empty() { "-" } else { &d.group }),
             format_age(d.last_seen, now_ms),
             mapping,
@@ -724,6 +725,8 @@ mod tests {
                 entry("1", &long, true, &[]),
                 entry("2", &hostile, true, &[]),
                 entry("3", &wide, true, &[]),
+                // Found by fuzzing (fuzz/seeds/picker_feed): control bytes in the SIM id.
+                entry("8042310022\x0f\0\0\0\x006", "x", true, &[]),
             ],
             false,
         );

@@ -56,6 +56,25 @@ pub fn bytes_for_terminal(bytes: &[u8]) -> String {
     for_terminal(&String::from_utf8_lossy(bytes))
 }
 
+/// Escapes, in serialised JSON, every character [`is_unsafe`] lets through serde_json (C1
+/// controls, DEL, bidi and invisible format characters) as `\uXXXX`: the same JSON value,
+/// but nothing a terminal would act on when a person prints `--json` output. Such characters
+/// can only occur inside JSON strings, where the escape means the same character.
+pub fn json_for_terminal(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t') {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +100,19 @@ mod tests {
         let out = for_terminal_truncated(&long, 40);
         assert_eq!(out.chars().count(), 40);
         assert!(out.ends_with('…'));
+    }
+
+    #[rstest]
+    #[case::c1_csi("a\u{9b}2J")]
+    #[case::bidi("\u{202e}gnp.exe\u{2066}")]
+    #[case::del_and_zero_width("x\u{7f}\u{200b}y")]
+    #[case::plain_and_cjk("東京 kiosk \"quoted\"")]
+    fn json_escapes_keep_the_value_and_reach_no_terminal(#[case] text: &str) {
+        let json = serde_json::to_string(&serde_json::json!({ "name": text })).unwrap();
+        let safe = json_for_terminal(&json);
+        assert!(!safe.chars().any(is_unsafe), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["name"], text);
     }
 
     #[test]

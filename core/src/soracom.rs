@@ -388,9 +388,27 @@ pub mod headers {
     pub const RATELIMIT_REFRESH: &str = "X-Soracom-Ratelimit-Seconds-Before-Refresh";
 }
 
+/// Parses an API response body as JSON. Invalid UTF-8 (a tag written with raw bytes) is
+/// replaced with U+FFFD instead of failing the whole answer; anything else that is not the
+/// expected JSON is an error.
+pub fn from_api_bytes<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_str(&String::from_utf8_lossy(body)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_in_a_tag_is_replaced_not_fatal() {
+        let body = b"[{\"simId\":\"1\",\"tags\":{\"name\":\"\xff\xfekiosk\"}}]";
+        let sims: Vec<Sim> = from_api_bytes(body).unwrap();
+        assert_eq!(sims[0].tags["name"], "\u{fffd}\u{fffd}kiosk");
+        assert!(from_api_bytes::<Vec<Sim>>(b"[{\"simId\":").is_err());
+    }
 
     #[test]
     fn sim_parses_spec_shape_and_ignores_unknown_fields() {

@@ -27,6 +27,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/_emulator/devices/{sim_id}", post(update_device))
         .route("/_emulator/tokens/expire", post(expire_tokens))
+        .route(
+            "/_emulator/mappings/{ip}/{port}/expire",
+            post(expire_mapping),
+        )
+        .route("/_emulator/napter/next_port", put(set_next_port))
         .route("/_emulator/ip", get(caller_ip))
         .with_state(state)
 }
@@ -121,6 +126,28 @@ async fn expire_tokens(State(state): State<AppState>) -> StatusCode {
         t.expires_at_ms = 0;
     }
     StatusCode::NO_CONTENT
+}
+
+async fn expire_mapping(
+    State(state): State<AppState>,
+    Path((ip, port)): Path<(String, u16)>,
+) -> ApiResult<StatusCode> {
+    crate::napter::expire_now(&state, &ip, port)
+        .then_some(StatusCode::NO_CONTENT)
+        .ok_or_else(|| ApiError::not_found("SBX0005", format!("No such mapping: {ip}:{port}")))
+}
+
+/// Body of `PUT /_emulator/napter/next_port`.
+#[derive(Debug, Deserialize)]
+struct NextPort {
+    /// Port the next mapping listens on.
+    port: u16,
+}
+
+async fn set_next_port(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
+    let next: NextPort = parse(&body)?;
+    state.lock().next_napter_port = Some(next.port);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn caller_ip(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> String {

@@ -167,6 +167,18 @@ impl Emulator {
         self.state.lock().latency = latency;
     }
 
+    /// Expires the mapping `ip:port` now, as if its duration had run out (mapping expired
+    /// mid-session); false when there is no such mapping.
+    pub fn expire_mapping(&self, ip: &str, port: u16) -> bool {
+        crate::napter::expire_now(&self.state, ip, port)
+    }
+
+    /// The next mapping created listens on `port` (e.g. the port of a deleted mapping: a Napter
+    /// endpoint that later points at another device).
+    pub fn reuse_port_for_next_mapping(&self, port: u16) {
+        self.state.lock().next_napter_port = Some(port);
+    }
+
     /// Expires every issued token.
     pub fn expire_tokens(&self) {
         for t in self.state.lock().tokens.values_mut() {

@@ -44,6 +44,9 @@ pub enum Fault {
     ExpireToken,
     /// 403 naming the operation's permission.
     PermissionDenied,
+    /// Answer normally, but with invalid UTF-8 bytes (`FF FE`) spliced into every `name`
+    /// value of the body (hostile-input tests: raw bytes from the API).
+    InvalidUtf8,
 }
 
 fn one() -> u64 {
@@ -174,7 +177,27 @@ async fn apply(fault: Fault, state: &AppState, req: Request, next: Next) -> Resp
             ApiError::expired_token().into_response()
         }
         Fault::PermissionDenied => ApiError::permission_denied(op).into_response(),
+        Fault::InvalidUtf8 => invalid_utf8(next.run(req).await).await,
     }
+}
+
+/// `resp` with `FF FE` inserted at the start of every `"name":"…"` value.
+async fn invalid_utf8(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let marker = br#""name":""#;
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut rest: &[u8] = &bytes;
+    while let Some(at) = rest.windows(marker.len()).position(|w| w == marker) {
+        out.extend_from_slice(&rest[..at + marker.len()]);
+        out.extend_from_slice(&[0xff, 0xfe]);
+        rest = &rest[at + marker.len()..];
+    }
+    out.extend_from_slice(rest);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(out))
 }
 
 fn status_response(status: u16) -> Response {

@@ -44,9 +44,10 @@ pub struct MappingSpec {
 
 /// Opens a listener for `spec`, registers the mapping and starts forwarding.
 pub async fn open(state: &AppState, spec: MappingSpec) -> anyhow::Result<PortMapping> {
-    let listener = TcpListener::bind((NAPTER_IP, 0))
+    let port = state.lock().next_napter_port.take().unwrap_or(0);
+    let listener = TcpListener::bind((NAPTER_IP, port))
         .await
-        .context("binding a Napter listener")?;
+        .with_context(|| format!("binding a Napter listener on port {port}"))?;
     let addr = listener.local_addr().context("reading listener address")?;
     let wire = wire_for(state, &spec, addr);
     let cancel = state.shutdown.child_token();
@@ -138,6 +139,17 @@ async fn expire_after(
         _ = cancel.cancelled() => {}
         _ = tokio::time::sleep(Duration::from_secs(secs)) => expire(&state, &key, id),
     }
+}
+
+/// Expires the mapping `ip:port` now, as Soracom does at its expiry time (listener and live
+/// connections closed, audit EXPIRED); false when there is no such mapping.
+pub fn expire_now(state: &AppState, ip: &str, port: u16) -> bool {
+    let key = (ip.to_string(), port);
+    let Some(id) = state.lock().mappings.get(&key).map(|m| m.id) else {
+        return false;
+    };
+    expire(state, &key, id);
+    true
 }
 
 fn expire(state: &AppState, key: &(String, u16), id: u64) {

@@ -234,6 +234,8 @@ pub struct Inner {
     pub rate: HashMap<String, (i64, u64)>,
     /// Next mapping id.
     pub next_mapping_id: u64,
+    /// Port the next mapping listens on (endpoint-reuse tests); a free port when `None`.
+    pub next_napter_port: Option<u16>,
 }
 
 /// Read-only settings plus the locked state; shared by every task.

@@ -372,9 +372,10 @@ fn rate_limit_wait(h: &HeaderMap) -> Duration {
     Duration::from_secs_f64(secs.min(3600.0))
 }
 
-/// Parses a successful JSON body, or explains that it is malformed.
+/// Parses a successful JSON body, or explains that it is malformed. Invalid UTF-8 (a tag
+/// written with raw bytes) is replaced with U+FFFD rather than failing the whole list.
 fn parse<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
+    napsh_core::soracom::from_api_bytes(body).map_err(|e| {
         api_error(format!(
             "Soracom returned a malformed response to {method} /v1{path}: {e}"
         ))
@@ -426,7 +427,8 @@ fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) 
             format!("Soracom denied {what}: {message}"),
         )
         .hint("grant the missing permission to the SAM user (its permission policy), or use another profile"),
-        404 => NapshError::new(ErrorKind::NotFound, format!("{what}: not found: {message}")),
+        404 => NapshError::new(ErrorKind::NotFound, format!("{what}: not found: {message}"))
+            .hint("the SIM or mapping is gone or belongs to another account: `napsh devices --refresh` shows what this profile sees"),
         429 => {
             let wait = rate_limit_wait(&answer.headers);
             NapshError::new(

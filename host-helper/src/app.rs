@@ -26,6 +26,9 @@ pub struct Snapshot {
     pub mappings: Vec<PortMapping>,
     /// When it was fetched.
     taken: Instant,
+    /// When the listing started (unix ms): registry entries recorded before then and absent
+    /// from `mappings` are gone.
+    pub listed_at_ms: i64,
 }
 
 /// What every command has access to.
@@ -80,10 +83,11 @@ impl App {
     }
 
     /// Remembers SIMs and mappings just fetched from the API.
-    pub fn remember(&self, sims: Vec<Sim>, mappings: Vec<PortMapping>) {
+    pub fn remember(&self, sims: Vec<Sim>, mappings: Vec<PortMapping>, listed_at_ms: i64) {
         *self.snapshot.lock().expect("snapshot lock") = Some(Arc::new(Snapshot {
             sims,
             mappings,
+            listed_at_ms,
             taken: Instant::now(),
         }));
     }
@@ -109,10 +113,17 @@ impl App {
     }
 
     /// Every mapping, from a fresh snapshot, else from the API.
-    pub async fn fresh_mappings(&self, client: &Client) -> Result<Vec<PortMapping>> {
+    pub async fn fresh_mappings(&self, client: &Client) -> Result<crate::mappings::Known> {
         match self.snapshot() {
-            Some(s) => Ok(s.mappings.clone()),
-            None => crate::mappings::list_all(client).await,
+            Some(s) => Ok(crate::mappings::Known::listed(
+                s.mappings.clone(),
+                s.listed_at_ms,
+            )),
+            None => {
+                let listed_at_ms = crate::paths::now_ms();
+                let mappings = crate::mappings::list_all(client).await?;
+                Ok(crate::mappings::Known::listed(mappings, listed_at_ms))
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 use crate::api::Client;
 use crate::app::App;
 use crate::error::NapshError;
-use crate::paths::{now_ms, read_private, write_private};
+use crate::paths::{now_ms, read_private, write_private_unsynced};
 use crate::registry::Entry;
 use anyhow::Result;
 use napsh_core::messages::{DeviceEntry, ErrorKind, MappingSummary};
@@ -55,6 +55,7 @@ pub fn fresh_cached_entry(app: &App, client: &Client, sim_id: &str) -> Option<De
 
 /// Fetches SIMs and mappings, builds the list and refreshes the cache.
 pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
+    let listed_at_ms = now_ms();
     let spinner = crate::progress::Spinner::start("fetching the device list…");
     let (sims, maps) = tokio::try_join!(
         client.list::<Sim>("/sims"),
@@ -67,11 +68,11 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
         fetched_at_ms: now_ms(),
         entries: build_entries(&sims, &maps, &owned, &key, now_ms()),
     };
-    app.remember(sims, maps);
+    app.remember(sims, maps, listed_at_ms);
     let path = cache_path(app, client);
     if let Err(e) = serde_json::to_vec(&list)
         .map_err(anyhow::Error::from)
-        .and_then(|b| write_private(&path, &b))
+        .and_then(|b| write_private_unsynced(&path, &b))
     {
         crate::output::warn(&format!("could not write the device cache: {e:#}"));
     }
@@ -264,6 +265,7 @@ mod tests {
             owners: vec![],
             keep: false,
             created_at_ms: 0,
+            recorded_at_ms: 0,
             expires_at_ms: None,
             source: None,
         }];

@@ -1,7 +1,7 @@
 //! The last failure napsh saw per device (XDG state dir), so that `napsh guide` can say why
 //! a device could not be reached even when asked later by the plugin.
 
-use crate::paths::{now_ms, read_private, write_private};
+use crate::paths::{now_ms, read_private, write_private_unsynced};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ pub fn record(state_dir: &Path, sim_id: &str, message: Option<&str>) {
         }
     }
     if let Ok(bytes) = serde_json::to_vec(&all) {
-        let _ = write_private(&path(state_dir), &bytes);
+        let _ = write_private_unsynced(&path(state_dir), &bytes);
     }
 }
 

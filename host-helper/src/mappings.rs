@@ -47,6 +47,25 @@ pub struct Want {
     pub holder: Holder,
 }
 
+/// What napsh knows of the operator's mappings when it ensures one.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// Mappings listed recently (empty when nothing was listed).
+    pub mappings: Vec<PortMapping>,
+    /// When that listing started (unix ms); `None` when `mappings` is not a complete listing.
+    pub listed_at_ms: Option<i64>,
+}
+
+impl Known {
+    /// A complete listing that started at `listed_at_ms`.
+    pub fn listed(mappings: Vec<PortMapping>, listed_at_ms: i64) -> Self {
+        Known {
+            mappings,
+            listed_at_ms: Some(listed_at_ms),
+        }
+    }
+}
+
 /// The mapping ensured for a device.
 #[derive(Debug, Clone)]
 pub struct Ensured {
@@ -134,14 +153,24 @@ pub fn create_request(want: &Want) -> CreatePortMappingRequest {
     }
 }
 
-/// Reuses or creates a mapping for `want`; `known` is a recent listing of all mappings.
+/// Reuses or creates a mapping for `want`; `known` is what napsh knows of the mappings.
 pub async fn ensure(
     client: &Client,
     registry: &Registry,
     want: &Want,
-    known: &[PortMapping],
+    known: &Known,
 ) -> Result<Ensured> {
     let key = client.profile().cache_key();
+    // Held until the mapping is recorded: a concurrent napsh for this device waits, then
+    // finds it in the registry below.
+    let _device_lock = registry
+        .lock_device(&key, &want.sim.sim_id, want.device_port)
+        .await?;
+    if let Some(listed_at_ms) = known.listed_at_ms {
+        // Mappings deleted or expired early outside napsh must not be handed out again.
+        registry.forget_unlisted(&key, &want.sim.sim_id, &known.mappings, listed_at_ms)?;
+    }
+    let known = known.mappings.as_slice();
     let recorded = known_reusable(registry, &key, want);
     if let Some(m) = recorded
         .as_ref()
@@ -170,6 +199,7 @@ pub async fn ensure(
         owners,
         keep: want.holder == Holder::Kept,
         created_at_ms: mapping.created_time.unwrap_or_else(now_ms),
+        recorded_at_ms: now_ms(),
         expires_at_ms: mapping.expired_time,
         source: Some(want.source.to_string()),
     };
@@ -255,15 +285,16 @@ async fn create(client: &Client, want: &Want, known: &[PortMapping]) -> Result<P
 }
 
 /// `DELETE /v1/port_mappings/{ip}/{port}`; a mapping already gone counts as deleted.
-pub async fn delete(client: &Client, ip: &str, port: u16) -> Result<()> {
-    let gone = !client
+/// `Ok(false)` when it was already gone (expired, or deleted outside napsh).
+pub async fn delete(client: &Client, ip: &str, port: u16) -> Result<bool> {
+    let deleted = client
         .delete(&format!("/port_mappings/{ip}/{port}"))
         .await
         .with_context(|| format!("deleting the mapping {}:{port}", for_terminal(ip)))?;
-    if gone {
+    if !deleted {
         tracing::info!(ip, port, "mapping was already gone");
     }
-    Ok(())
+    Ok(deleted)
 }
 
 /// The error for a device that has no data session.

@@ -35,7 +35,7 @@ pub fn line(text: &str) {
 /// Prints a value as one JSON line (serde_json escapes control characters).
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string(value) {
-        Ok(text) => line(&text),
+        Ok(text) => line(&napsh_core::sanitize::json_for_terminal(&text)),
         Err(e) => warn(&format!("could not serialise output: {e}")),
     }
 }

@@ -4,10 +4,9 @@
 use crate::error::NapshError;
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
-use napsh_core::soracom::AuthRequest;
-use serde::Deserialize;
+pub use napsh_core::profile_file::Credentials;
+use napsh_core::profile_file::ProfileFile;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Profile sources that come from the environment, captured once (tests pass their own).
@@ -33,116 +32,6 @@ impl ProfileEnv {
             endpoint: var("SORACOM_ENDPOINT"),
             home: home.to_path_buf(),
         }
-    }
-}
-
-/// A profile file as soracom-cli writes it (unknown fields ignored).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProfileFile {
-    /// `jp` or `g`.
-    coverage_type: Option<String>,
-    /// Use the sandbox endpoints.
-    #[serde(default)]
-    sandbox: bool,
-    /// AuthKey id.
-    auth_key_id: Option<String>,
-    /// AuthKey secret.
-    auth_key: Option<String>,
-    /// Root e-mail.
-    email: Option<String>,
-    /// Root or SAM password.
-    password: Option<String>,
-    /// Operator id (SAM login).
-    operator_id: Option<String>,
-    /// SAM user name (`username` in the file).
-    #[serde(alias = "userName")]
-    username: Option<String>,
-    /// API endpoint without `/v1`.
-    endpoint: Option<String>,
-    /// A command printing the real profile JSON.
-    profile_command: Option<String>,
-    /// Another profile to take credentials from.
-    source_profile: Option<String>,
-    /// Extra HTTP headers.
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-}
-
-/// The credentials of a profile: one of the three forms `/v1/auth` accepts.
-#[derive(Clone, PartialEq)]
-pub enum Credentials {
-    /// Root or SAM user AuthKey (recommended).
-    AuthKey {
-        /// AuthKey id (not secret).
-        id: String,
-        /// AuthKey secret.
-        key: String,
-    },
-    /// Root account e-mail and password.
-    Email {
-        /// Root e-mail.
-        email: String,
-        /// Password.
-        password: String,
-    },
-    /// SAM user password login.
-    Sam {
-        /// Operator id.
-        operator_id: String,
-        /// SAM user name.
-        username: String,
-        /// Password.
-        password: String,
-    },
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Credentials({})", self.identity())
-    }
-}
-
-impl Credentials {
-    /// Who these credentials are, without any secret (for cache keys and messages).
-    pub fn identity(&self) -> String {
-        match self {
-            Credentials::AuthKey { id, .. } => format!("authKeyId:{id}"),
-            Credentials::Email { email, .. } => format!("email:{email}"),
-            Credentials::Sam {
-                operator_id,
-                username,
-                ..
-            } => format!("sam:{operator_id}/{username}"),
-        }
-    }
-
-    /// The body of `POST /v1/auth` (SAM `username` becomes `userName`).
-    pub fn auth_request(&self, token_timeout_seconds: u64) -> AuthRequest {
-        let mut req = AuthRequest {
-            token_timeout_seconds: Some(token_timeout_seconds),
-            ..Default::default()
-        };
-        match self.clone() {
-            Credentials::AuthKey { id, key } => {
-                req.auth_key_id = Some(id);
-                req.auth_key = Some(key);
-            }
-            Credentials::Email { email, password } => {
-                req.email = Some(email);
-                req.password = Some(password);
-            }
-            Credentials::Sam {
-                operator_id,
-                username,
-                password,
-            } => {
-                req.operator_id = Some(operator_id);
-                req.user_name = Some(username);
-                req.password = Some(password);
-            }
-        }
-        req
     }
 }
 
@@ -203,7 +92,10 @@ fn load_named(name: &str, env: &ProfileEnv, depth: usize) -> Result<Profile> {
     if let Some(command) = file.profile_command.clone() {
         file = run_profile_command(&command, &path)?.or_defaults_from(&file);
     }
-    let credentials = match credentials_of(&file, &path)? {
+    let credentials = match file
+        .credentials()
+        .map_err(|m| missing(&path, m.have, m.field))?
+    {
         Some(c) => c,
         None => match file.source_profile.as_deref() {
             Some(source) => {
@@ -218,25 +110,13 @@ fn load_named(name: &str, env: &ProfileEnv, depth: usize) -> Result<Profile> {
     };
     Ok(Profile {
         name: name.to_string(),
-        endpoint: endpoint_of(&file, env, &path)?,
+        endpoint: file
+            .endpoint(env.endpoint.as_deref())
+            .map_err(|coverage| bad_coverage(&path, &coverage))?,
         path,
         credentials,
         headers: file.headers.clone(),
     })
-}
-
-impl ProfileFile {
-    /// Fills endpoint-related fields the command output lacks from the file that named it.
-    fn or_defaults_from(mut self, file: &ProfileFile) -> ProfileFile {
-        self.coverage_type = self.coverage_type.or(file.coverage_type.clone());
-        self.endpoint = self.endpoint.or(file.endpoint.clone());
-        self.sandbox |= file.sandbox;
-        if self.headers.is_empty() {
-            self.headers = file.headers.clone();
-        }
-        self.profile_command = None;
-        self
-    }
 }
 
 fn read_profile_file(path: &Path) -> Result<ProfileFile> {
@@ -265,7 +145,7 @@ fn read_profile_file(path: &Path) -> Result<ProfileFile> {
 }
 
 fn parse_profile(text: &str, origin: &str) -> Result<ProfileFile> {
-    serde_json::from_str(text).map_err(|e| {
+    ProfileFile::parse(text).map_err(|e| {
         NapshError::config(format!("{origin} is not a valid soracom-cli profile: {e}"))
             .hint("fix the JSON or recreate it with `soracom configure`")
             .into()
@@ -308,6 +188,16 @@ fn no_credentials(path: &Path) -> anyhow::Error {
     .into()
 }
 
+fn bad_coverage(path: &Path, coverage: &str) -> anyhow::Error {
+    NapshError::config(format!(
+        "{} has coverageType \"{}\"",
+        path.display(),
+        napsh_core::sanitize::for_terminal(coverage)
+    ))
+    .hint("use \"jp\" or \"g\"")
+    .into()
+}
+
 fn missing(path: &Path, have: &str, field: &str) -> anyhow::Error {
     NapshError::new(
         ErrorKind::NoCredentials,
@@ -315,76 +205,6 @@ fn missing(path: &Path, have: &str, field: &str) -> anyhow::Error {
     )
     .hint(format!("add \"{field}\" to the profile"))
     .into()
-}
-
-/// The credentials a profile file holds, `None` when it holds none at all.
-fn credentials_of(file: &ProfileFile, path: &Path) -> Result<Option<Credentials>> {
-    let f = file.clone();
-    if let Some(id) = f.auth_key_id {
-        let key = f
-            .auth_key
-            .ok_or_else(|| missing(path, "authKeyId", "authKey"))?;
-        return Ok(Some(Credentials::AuthKey { id, key }));
-    }
-    if f.auth_key.is_some() {
-        return Err(missing(path, "authKey", "authKeyId"));
-    }
-    if let Some(operator_id) = f.operator_id {
-        let username = f
-            .username
-            .ok_or_else(|| missing(path, "operatorId", "username"))?;
-        let password = f
-            .password
-            .ok_or_else(|| missing(path, "operatorId and username", "password"))?;
-        return Ok(Some(Credentials::Sam {
-            operator_id,
-            username,
-            password,
-        }));
-    }
-    if f.username.is_some() {
-        return Err(missing(path, "username", "operatorId"));
-    }
-    if let Some(email) = f.email {
-        let password = f
-            .password
-            .ok_or_else(|| missing(path, "email", "password"))?;
-        return Ok(Some(Credentials::Email { email, password }));
-    }
-    if f.password.is_some() {
-        return Err(missing(path, "password", "email"));
-    }
-    Ok(None)
-}
-
-/// The endpoint: `SORACOM_ENDPOINT` > profile `endpoint` > `coverageType` (+ `sandbox`).
-fn endpoint_of(file: &ProfileFile, env: &ProfileEnv, path: &Path) -> Result<String> {
-    if let Some(e) = env.endpoint.as_deref().or(file.endpoint.as_deref()) {
-        return Ok(normalise_endpoint(e));
-    }
-    let coverage = file.coverage_type.as_deref().unwrap_or("jp");
-    let url = match (coverage, file.sandbox) {
-        ("jp", false) => "https://api.soracom.io",
-        ("jp", true) => "https://api-sandbox.soracom.io",
-        ("g", false) => "https://g.api.soracom.io",
-        ("g", true) => "https://g.api-sandbox.soracom.io",
-        (other, _) => {
-            return Err(NapshError::config(format!(
-                "{} has coverageType \"{}\"",
-                path.display(),
-                napsh_core::sanitize::for_terminal(other)
-            ))
-            .hint("use \"jp\" or \"g\"")
-            .into())
-        }
-    };
-    Ok(url.to_string())
-}
-
-/// Trims whitespace, trailing slashes and a stray `/v1` suffix.
-fn normalise_endpoint(endpoint: &str) -> String {
-    let e = endpoint.trim().trim_end_matches('/');
-    e.strip_suffix("/v1").unwrap_or(e).to_string()
 }
 
 #[cfg(test)]

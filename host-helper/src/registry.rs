@@ -2,9 +2,10 @@
 //! exclusive file lock): who uses each one (PID + process start time), whether it is kept,
 //! and the reaping of mappings whose users all died.
 
-use crate::paths::{ensure_private_dir, now_ms, read_private, write_private};
+use crate::paths::{ensure_private_dir, now_ms, read_private, write_private_unsynced};
 use anyhow::{Context, Result};
 use fs2::FileExt;
+use napsh_core::soracom::PortMapping;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -65,8 +66,11 @@ pub struct Entry {
     /// Left until expiry or `napsh mappings close` (`--keep`).
     #[serde(default)]
     pub keep: bool,
-    /// Creation (unix ms).
+    /// Creation (unix ms, Soracom's clock).
     pub created_at_ms: i64,
+    /// When napsh recorded it (unix ms, local clock; 0 in registries older than the field).
+    #[serde(default)]
+    pub recorded_at_ms: i64,
     /// Expiry (unix ms).
     pub expires_at_ms: Option<i64>,
     /// The source range it allows (CIDR), as created.
@@ -138,7 +142,7 @@ impl Registry {
         let before = serde_json::to_vec(&file.entries)?;
         let out = f(&mut file.entries);
         if serde_json::to_vec(&file.entries)? != before || !self.path.exists() {
-            write_private(&self.path, &serde_json::to_vec_pretty(&file)?)?;
+            write_private_unsynced(&self.path, &serde_json::to_vec_pretty(&file)?)?;
         }
         let _ = FileExt::unlock(&lock);
         Ok(out)
@@ -200,9 +204,68 @@ impl Registry {
         })
     }
 
+    /// Forgets the mappings of `sim_id` recorded before a complete listing that started at
+    /// `listed_at_ms` and does not show them: they were deleted or expired outside napsh.
+    /// (One recorded after the listing started may be a concurrent napsh's brand-new one.)
+    pub fn forget_unlisted(
+        &self,
+        profile_key: &str,
+        sim_id: &str,
+        listed: &[PortMapping],
+        listed_at_ms: i64,
+    ) -> Result<()> {
+        self.update(|entries| {
+            entries.retain(|e| {
+                let unlisted = e.profile_key == profile_key
+                    && e.sim_id == sim_id
+                    && e.recorded_at_ms < listed_at_ms
+                    && !listed
+                        .iter()
+                        .any(|m| m.ip_address == e.ip_address && m.port == e.port);
+                if unlisted {
+                    tracing::info!(ip = %e.ip_address, port = e.port, "forgetting a mapping that is gone");
+                }
+                !unlisted
+            })
+        })
+    }
+
     /// Forgets a mapping (deleted or gone).
     pub fn forget(&self, profile_key: &str, ip: &str, port: u16) -> Result<()> {
         self.update(|entries| entries.retain(|e| !e.is(profile_key, ip, port)))
+    }
+
+    /// Takes the per-device lock of `sim_id`:`device_port` under `profile_key` (a file in
+    /// `locks/`, flock'ed until the returned file is dropped). Concurrent napsh processes
+    /// ensuring a mapping for the same device take turns, so the second one finds the first
+    /// one's mapping in the registry instead of creating a duplicate.
+    pub async fn lock_device(
+        &self,
+        profile_key: &str,
+        sim_id: &str,
+        device_port: u16,
+    ) -> Result<std::fs::File> {
+        let dir = self
+            .path
+            .parent()
+            .context("registry path has no parent")?
+            .join("locks");
+        ensure_private_dir(&dir)?;
+        let safe: String = sim_id.chars().filter(char::is_ascii_alphanumeric).collect();
+        let path = dir.join(format!("{profile_key}-{safe}-{device_port}.lock"));
+        tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            file.lock_exclusive()
+                .with_context(|| format!("locking {}", path.display()))?;
+            Ok(file)
+        })
+        .await
+        .context("the device lock task panicked")?
     }
 
     /// Applies [`plan_reap`] with real process liveness.
@@ -250,6 +313,7 @@ mod tests {
             owners,
             keep,
             created_at_ms: 0,
+            recorded_at_ms: 0,
             expires_at_ms: Some(10_000),
             source: None,
         }

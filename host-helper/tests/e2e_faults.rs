@@ -124,6 +124,7 @@ fn permission_denied_names_the_operation_and_shows_the_guide() {
                 "PortMapping:createPortMapping".into(),
                 "PortMapping:createPortMappingForSim".into(),
             ],
+            ..Default::default()
         },
     );
     let sim = env.sim_id("kiosk-12");

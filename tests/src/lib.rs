@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 use napsh_core::soracom::PortMapping;
+pub use napsh_emulator::faults::path_matches;
 use napsh_emulator::{Emulator, EmulatorConfig, Fleet, RequestRecord};
 pub use napsh_emulator::{Fault, FaultRule};
 use std::path::{Path, PathBuf};
@@ -23,12 +24,18 @@ pub const AUTH_KEY_ID: &str = "keyId-e2e";
 /// Secret of that profile.
 pub const AUTH_KEY: &str = "secret-e2e-do-not-leak-4f9a";
 
+/// A fleet of one online device, `kiosk-12`, with a real sshd.
+pub const ONE_SSH_DEVICE: &str =
+    "[[devices]]\nname = \"kiosk-12\"\nonline = true\nssh = \"spawn\"\n";
+
 /// What an env needs beyond its fleet body.
 #[derive(Debug, Clone, Default)]
 pub struct EnvOptions {
     /// SAM-style denials of the profile's credential, e.g. `PortMapping:createPortMapping`
     /// (those operations answer 403).
     pub deny: Vec<String>,
+    /// Items per page of list endpoints (default 3, so that small fleets page).
+    pub page_size: Option<usize>,
 }
 
 /// A fault rule for [`TestEnv::set_faults`]: `method` (`*` = any) and path glob, `times`
@@ -98,8 +105,9 @@ impl TestEnv {
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
             .arg(&key))?;
         let fleet_toml = format!(
-            "operator_id = \"OP0000E2E000\"\npage_size = 3\n\n[ssh]\nauthorized_keys = {:?}\n\n\
+            "operator_id = \"OP0000E2E000\"\npage_size = {}\n\n[ssh]\nauthorized_keys = {:?}\n\n\
              [[credentials]]\nauth_key_id = {AUTH_KEY_ID:?}\nauth_key = {AUTH_KEY:?}\ndeny = {:?}\n\n{fleet_body}",
+            options.page_size.unwrap_or(3),
             key.with_extension("pub").display().to_string(),
             options.deny,
         );
@@ -358,23 +366,32 @@ impl Output {
 /// drive a terminal: ESC, a C0 control other than `\n`/`\t`, DEL, a C1 control, or a bidi /
 /// invisible format character such as U+202E.
 pub fn assert_terminal_safe(what: &str, text: &[u8]) {
-    for (i, b) in text.iter().enumerate() {
-        assert!(
-            !(*b < 0x20 && *b != b'\n' && *b != b'\t') && *b != 0x7f,
-            "{what}: raw control byte {b:#04x} at offset {i}:\n{}",
-            String::from_utf8_lossy(text)
-        );
+    if let Some(problem) = terminal_unsafe(text) {
+        panic!("{what}: {problem}:\n{}", String::from_utf8_lossy(text));
     }
-    let decoded = String::from_utf8_lossy(text);
-    for c in decoded.chars() {
-        let bidi_or_invisible = matches!(c,
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
-        assert!(
-            !('\u{80}'..='\u{9f}').contains(&c) && !bidi_or_invisible,
-            "{what}: raw control/format character U+{:04X}:\n{decoded}",
-            c as u32
-        );
+}
+
+/// What in `text` could drive a terminal (see [`assert_terminal_safe`]), if anything.
+pub fn terminal_unsafe(text: &[u8]) -> Option<String> {
+    // A CR right before LF (ssh's own CRLF line ends) moves nothing.
+    let harmless = |i: usize, b: u8| {
+        b == b'\n' || b == b'\t' || (b == b'\r' && text.get(i + 1) == Some(&b'\n'))
+    };
+    if let Some((i, b)) = text
+        .iter()
+        .enumerate()
+        .find(|(i, b)| (**b < 0x20 && !harmless(*i, **b)) || **b == 0x7f)
+    {
+        return Some(format!("raw control byte {b:#04x} at offset {i}"));
     }
+    String::from_utf8_lossy(text)
+        .chars()
+        .find(|c| {
+            ('\u{80}'..='\u{9f}').contains(c)
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2069}' | '\u{feff}')
+        })
+        .map(|c| format!("raw control/format character U+{:04X}", c as u32))
 }
 
 fn whoami() -> String {

@@ -99,24 +99,44 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Records every /v1 request (faulted ones too) in the request log.
+/// Records every /v1 request (faulted ones too) in the request log, including one whose
+/// client went away before the answer (status 0).
 async fn log_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let at_ms = now_ms();
-    let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
+    let mut entry = LogEntry {
+        state: state.clone(),
+        record: Some(RequestRecord {
+            method: req.method().as_str().to_string(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or("").to_string(),
+            status: 0,
+            at_ms: now_ms(),
+        }),
+    };
     let resp = next.run(req).await;
     let dropped = resp.extensions().get::<DropConnectionMarker>().is_some();
-    let status = if dropped { 0 } else { resp.status().as_u16() };
-    tracing::debug!(%method, %path, status, "request");
-    state.lock().requests.push(RequestRecord {
-        method,
-        path,
-        query,
-        status,
-        at_ms,
-    });
+    if let Some(record) = entry.record.as_mut() {
+        record.status = if dropped { 0 } else { resp.status().as_u16() };
+        tracing::debug!(method = %record.method, path = %record.path, status = record.status, "request");
+    }
+    drop(entry);
     resp
+}
+
+/// A request-log record, pushed when dropped: after the answer, or when the client went away
+/// and the handler was cancelled (then with status 0).
+struct LogEntry {
+    /// Where the log lives.
+    state: AppState,
+    /// The record (taken when pushed).
+    record: Option<RequestRecord>,
+}
+
+impl Drop for LogEntry {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            self.state.lock().requests.push(record);
+        }
+    }
 }
 
 /// Adds `X-Soracom-Ratelimit-*` headers (unless a fault already set them).

@@ -1,18 +1,18 @@
 //! `napsh connect`: ensure a mapping per device, concurrently; one result per device.
 
-use super::{device_port, duration, guide_for};
+use super::{cached_online_unmapped, device_port, duration, guide_for};
 use crate::api::Client;
 use crate::app::App;
 use crate::cli::ConnectArgs;
 use crate::error;
-use crate::mappings::{ensure, offline_error, Ensured, Holder, Want};
+use crate::mappings::{ensure, offline_error, Ensured, Holder, Known, Want};
 use crate::output;
 use crate::registry::Registry;
 use anyhow::Result;
 use ipnet::IpNet;
 use napsh_core::messages::ConnectResult;
 use napsh_core::sanitize::for_terminal;
-use napsh_core::soracom::{PortMapping, Sim};
+use napsh_core::soracom::Sim;
 use napsh_core::Device;
 use std::sync::Arc;
 
@@ -23,9 +23,35 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
     let client = app.client()?;
     let names: Vec<&str> = args.devices.iter().map(String::as_str).collect();
     let resolved = crate::devices::resolve_each(app, &names).await?;
-    // Fresh from resolving when the device list was just fetched; else one listing for all.
-    let known = Arc::new(app.fresh_mappings(&client).await?);
     let snapshot = app.snapshot();
+    // Devices the fresh device cache shows online and unmapped, with no mapping recorded by
+    // napsh (connect hands out endpoints: a recorded one is checked against a listing), are
+    // created at once (one API call each, as `napsh ssh` does); the others need their SIM and
+    // one listing for all (fresh from resolving when the device list was just fetched).
+    let recorded: Vec<String> = app
+        .registry()
+        .entries()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.profile_key == client.profile().cache_key())
+        .map(|e| e.sim_id)
+        .collect();
+    let fast: Vec<bool> = resolved
+        .iter()
+        .map(|d| {
+            d.as_ref().is_ok_and(|d| {
+                snapshot.is_none()
+                    && !recorded.contains(&d.sim_id)
+                    && cached_online_unmapped(app, &client, d)
+            })
+        })
+        .collect();
+    let needs_listing = resolved.iter().zip(&fast).any(|(d, f)| d.is_ok() && !f);
+    let known = Arc::new(if needs_listing {
+        app.fresh_mappings(&client).await?
+    } else {
+        Known::default()
+    });
     let holder = if args.keep {
         Holder::Kept
     } else {
@@ -39,9 +65,13 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
             registry: app.registry(),
             known: known.clone(),
             device: device.clone(),
-            sim: snapshot
-                .as_ref()
-                .and_then(|s| s.sims.iter().find(|s| s.sim_id == device.sim_id).cloned()),
+            sim: if fast[i] {
+                Some(super::sim_of(device))
+            } else {
+                snapshot
+                    .as_ref()
+                    .and_then(|s| s.sims.iter().find(|s| s.sim_id == device.sim_id).cloned())
+            },
             port: device_port(app, &args.mapping, device),
             secs,
             source,
@@ -82,7 +112,7 @@ struct Job {
     /// Registry of owned mappings.
     registry: Registry,
     /// Mappings listed before the tasks started.
-    known: Arc<Vec<PortMapping>>,
+    known: Arc<Known>,
     /// The device.
     device: Device,
     /// Its SIM, when this process fetched it moments ago.

@@ -203,10 +203,14 @@ async fn of_devices(
 ) -> Result<Vec<(String, u16, Option<String>)>> {
     let names: Vec<&str> = args.iter().map(String::as_str).collect();
     let devices = crate::devices::resolve_all(app, &names).await?;
-    let maps = list_all(client).await?;
     let now = now_ms();
+    let maps = list_all(client).await?;
+    let key = client.profile().cache_key();
     let mut out = Vec::new();
     for d in devices {
+        // Recorded mappings that expired or were deleted outside napsh are forgotten.
+        app.registry()
+            .forget_unlisted(&key, &d.sim_id, &maps, now)?;
         let sim: Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
         for m in crate::mappings::live_for(&maps, &sim, None, now) {
             out.push((m.ip_address.clone(), m.port, Some(d.sim_id.clone())));

@@ -1,10 +1,10 @@
 //! `napsh ssh`: ensure a mapping, run the system ssh with the pinned host key, and delete the
 //! mapping when the session ends — normally, on Ctrl-C, on a closed terminal or SIGTERM.
 
-use super::{device_port, duration, ensure_for, finish, guide_for};
+use super::{device_port, duration, ensure_for, finish, guide_for, Finished};
 use crate::app::App;
 use crate::cli::SshArgs;
-use crate::error;
+use crate::error::{self, NapshError};
 use crate::journal::Record;
 use crate::mappings::Holder;
 use crate::output;
@@ -86,6 +86,20 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         super::ssh_plan::plan(app, &args, &device, endpoint, user.clone(), service);
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
+    let failed_to_connect = matches!(&outcome, Ok(o) if o.code == 255 && o.signal.is_none());
+    if failed_to_connect && ensured.reused && !still_mapped(&client, &device, &ensured).await {
+        // A recorded mapping that is gone: its endpoint may already serve another device, so
+        // it is forgotten, never deleted (that would delete the other device's mapping).
+        let m = &ensured.mapping;
+        let key = client.profile().cache_key();
+        if let Err(e) = app.registry().forget(&key, &m.ip_address, m.port) {
+            output::warn(&format!("updating the mapping registry: {e:#}"));
+        }
+        let err = mapping_gone(&label, &ensured);
+        record.fail(&err);
+        report(app, &device, port, &user, &err);
+        return Ok(255);
+    }
     // Asked while the mapping still exists: the running services, when the service was missing.
     let missing = match (&target, &outcome) {
         (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
@@ -94,7 +108,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         }
         _ => None,
     };
-    finish(app, &client, &ensured, &me, args.keep).await;
+    let finished = finish(app, &client, &ensured, &me, args.keep).await;
     if let Some(err) = missing {
         // The picker's guide for this device then says which services are running.
         crate::failures::record(
@@ -112,7 +126,11 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         }
     };
     if outcome.code == 255 && outcome.signal.is_none() {
-        let err = connect_failure(app, &client, &device, outcome.host_key_failed).await;
+        let err = if finished == Finished::AlreadyGone && !outcome.host_key_failed {
+            mapping_gone(&label, &ensured)
+        } else {
+            connect_failure(app, &client, &device, outcome.host_key_failed).await
+        };
         record.fail_kind(error::kind_of(&err), Some(255));
         let code = report(app, &device, port, &user, &err);
         // A changed host key or an offline device is napsh's own verdict; otherwise keep
@@ -138,6 +156,41 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
             Ok(outcome.code)
         }
     }
+}
+
+/// Whether the mapping still targets the device (`GET /port_mappings/sims/{id}`, a 404 when
+/// the SIM has none); true when that cannot be asked (the usual diagnosis follows).
+async fn still_mapped(
+    client: &crate::api::Client,
+    device: &Device,
+    ensured: &crate::mappings::Ensured,
+) -> bool {
+    let path = format!("/port_mappings/sims/{}", device.sim_id);
+    match client
+        .get::<Vec<napsh_core::soracom::PortMapping>>(&path, &[])
+        .await
+    {
+        Ok(maps) => maps
+            .iter()
+            .any(|m| m.ip_address == ensured.mapping.ip_address && m.port == ensured.mapping.port),
+        Err(e) => error::kind_of(&e) != ErrorKind::NotFound,
+    }
+}
+
+/// ssh lost (or never got) its connection and the mapping was found gone: it expired, or
+/// someone deleted it, outside napsh.
+fn mapping_gone(label: &str, ensured: &crate::mappings::Ensured) -> anyhow::Error {
+    let m = &ensured.mapping;
+    NapshError::new(
+        ErrorKind::Ssh,
+        format!(
+            "the mapping {}:{} to {label} expired or was deleted outside napsh",
+            napsh_core::sanitize::for_terminal(&m.ip_address),
+            m.port
+        ),
+    )
+    .hint("run the command again: napsh creates a new mapping (a longer one: --duration SECS)")
+    .into()
 }
 
 /// Prints a failure with the manual guide and records it; returns the exit code.

@@ -41,7 +41,7 @@ for t in "${targets[@]}"; do
   if cargo fuzz run "${flags[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
       -max_total_time="$secs" -max_len=65536 -print_final_stats=0 >"fuzz/last-$t.log" 2>&1; then
     passed=$((passed + 1))
-    echo "fuzz: $t ok ($(grep -oE '#[0-9]+' "fuzz/last-$t.log" | tail -1 | tr -d '#') runs)"
+    echo "fuzz: $t ok ($(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "fuzz/last-$t.log" | tail -1) runs)"
   else
     failed=$((failed + 1))
     tail -40 "fuzz/last-$t.log"

@@ -198,10 +198,14 @@ impl ProfileFile {
     }
 }
 
-/// Trims whitespace, trailing slashes and a stray `/v1` suffix.
+/// Trims whitespace, trailing slashes and a stray `/v1` suffix (and the slashes before it:
+/// found by fuzzing, `http://x//v1/` must not leave `http://x/`).
 pub fn normalise_endpoint(endpoint: &str) -> String {
     let e = endpoint.trim().trim_end_matches('/');
-    e.strip_suffix("/v1").unwrap_or(e).to_string()
+    e.strip_suffix("/v1")
+        .unwrap_or(e)
+        .trim_end_matches('/')
+        .to_string()
 }
 
 #[cfg(test)]
@@ -236,6 +240,7 @@ mod tests {
         Ok("https://g.api-sandbox.soracom.io")
     )]
     #[case(r#"{"endpoint":"http://x/v1/"}"#, None, Ok("http://x"))]
+    #[case(r#"{"endpoint":"http://x//v1/"}"#, None, Ok("http://x"))]
     #[case(r#"{"endpoint":"http://x"}"#, Some(" http://env/ "), Ok("http://env"))]
     #[case(r#"{"coverageType":"mars"}"#, None, Err("mars"))]
     fn endpoints(

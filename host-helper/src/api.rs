@@ -14,6 +14,9 @@ use napsh_core::sanitize::{bytes_for_terminal, for_terminal_truncated};
 use napsh_core::soracom::{headers, ApiErrorBody, AuthResponse};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+
+/// The page size napsh asks list endpoints for (`limit`).
+const PAGE_LIMIT: &str = "100";
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -136,10 +139,9 @@ impl Client {
         let mut out = Vec::new();
         let mut next: Option<String> = None;
         for page in 0..100_000u32 {
-            let query: Vec<(&str, &str)> = next
-                .as_deref()
-                .map(|k| vec![("last_evaluated_key", k)])
-                .unwrap_or_default();
+            // Soracom's largest page (its default is not documented): fewest round trips.
+            let mut query = vec![("limit", PAGE_LIMIT)];
+            query.extend(next.as_deref().map(|k| ("last_evaluated_key", k)));
             let answer = self.request(Method::GET, path, &query, None).await?;
             let mut items: Vec<T> = parse(&Method::GET, path, &answer.body)?;
             out.append(&mut items);

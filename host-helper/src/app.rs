@@ -148,7 +148,25 @@ impl App {
             Err(e) => return crate::output::warn(&format!("reading the mapping registry: {e:#}")),
         };
         for entry in doomed {
-            tracing::info!(ip = %entry.ip_address, port = entry.port, "reaping an abandoned mapping");
+            let (ip, port) = (&entry.ip_address, entry.port);
+            match crate::mappings::still_leads_to(&client, &entry.sim_id, ip, port).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Expired or deleted outside napsh; the endpoint may serve another device now.
+                    tracing::info!(%ip, port, "an abandoned mapping is already gone: forgotten");
+                    continue;
+                }
+                Err(e) => {
+                    crate::output::warn(&format!(
+                        "could not check the abandoned mapping {ip}:{port} of SIM {} (the next napsh command retries): {}",
+                        entry.sim_id,
+                        crate::error::one_line(&e)
+                    ));
+                    let _ = self.registry().add(entry);
+                    continue;
+                }
+            }
+            tracing::info!(%ip, port, "reaping an abandoned mapping");
             if let Err(e) = crate::mappings::delete(&client, &entry.ip_address, entry.port).await {
                 crate::output::warn(&format!(
                     "could not delete the abandoned mapping {}:{} of SIM {}: {}",

@@ -284,6 +284,18 @@ async fn create(client: &Client, want: &Want, known: &[PortMapping]) -> Result<P
     }
 }
 
+/// Whether the mapping `ip:port` still leads to SIM `sim_id` (`GET /port_mappings/sims/{id}`,
+/// a 404 when the SIM has none). A recorded endpoint that expired may already serve another
+/// device: napsh deletes by `ip:port`, so it asks before deleting from an old record.
+pub async fn still_leads_to(client: &Client, sim_id: &str, ip: &str, port: u16) -> Result<bool> {
+    let path = format!("/port_mappings/sims/{sim_id}");
+    match client.get::<Vec<PortMapping>>(&path, &[]).await {
+        Ok(maps) => Ok(maps.iter().any(|m| m.ip_address == ip && m.port == port)),
+        Err(e) if error::kind_of(&e) == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// `DELETE /v1/port_mappings/{ip}/{port}`; a mapping already gone counts as deleted.
 /// `Ok(false)` when it was already gone (expired, or deleted outside napsh).
 pub async fn delete(client: &Client, ip: &str, port: u16) -> Result<bool> {

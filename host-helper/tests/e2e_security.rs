@@ -398,6 +398,55 @@ fn a_reused_endpoint_inherits_no_trust() {
     assert!(env.mappings().is_empty());
 }
 
+/// A napsh killed outright leaves dev-a's mapping recorded; the mapping then expires and its
+/// endpoint is handed to dev-b. Reaping the record must not delete dev-b's mapping by
+/// `ip:port`: napsh asks whether the endpoint still leads to dev-a first and only forgets it.
+/// `mappings close --all` treats a stale record the same way.
+#[test]
+fn reaping_never_deletes_a_reused_endpoint() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), TWO_DEVICES);
+    let b = env.sim_id("dev-b");
+    let mut session = env
+        .napsh()
+        .args(["ssh", "dev-a", "--", "sleep", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    assert!(wait_connected(&env), "the ssh session never connected");
+    let a_map = env.mappings().remove(0);
+    let pgid = session.id() as i32;
+    assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);
+    session.wait().unwrap();
+    assert!(env.emulator().expire_mapping(&a_map.ip_address, a_map.port));
+    env.emulator().reuse_port_for_next_mapping(a_map.port);
+    let colleague = env.path().join("colleague-state");
+    let out = Output::from(
+        env.napsh()
+            .env("XDG_STATE_HOME", &colleague)
+            .args(["connect", "--keep", "--json", "dev-b"])
+            .output()
+            .unwrap(),
+    );
+    out.expect_code(0);
+    assert_eq!(out.json_lines()[0]["endpoint"]["port"], a_map.port);
+
+    env.emulator().clear_request_log();
+    env.run(&["devices", "--json"]).expect_code(0);
+    env.run(&["mappings", "close", "--all"]).expect_code(0);
+    assert_eq!(
+        env.count_requests("DELETE", "/v1/port_mappings"),
+        0,
+        "{:?}",
+        env.calls()
+    );
+    let maps = env.mappings();
+    assert_eq!(maps.len(), 1, "dev-b's mapping survives: {maps:?}");
+    assert_eq!(maps[0].target_sim_id(), Some(b.as_str()));
+}
+
 /// Name tags that try to drive the terminal, 10,000 characters long, or with bidi controls.
 fn hostile_fleet() -> String {
     let long = "L".repeat(10_000);

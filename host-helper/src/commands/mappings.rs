@@ -158,12 +158,7 @@ async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
             })
             .collect()
     } else if args.all {
-        app.registry()
-            .entries()?
-            .into_iter()
-            .filter(|e| e.profile_key == key && !e.expired(now))
-            .map(|e| (e.ip_address, e.port, Some(e.sim_id)))
-            .collect()
+        recorded_live(app, &client, &key, now).await?
     } else {
         of_devices(app, &client, &args.devices).await?
     };
@@ -193,6 +188,34 @@ async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
         }
     }
     Ok(failed.unwrap_or(0))
+}
+
+/// The mappings napsh recorded for this profile that still lead to their SIM; a record whose
+/// endpoint is gone (or now serves another device) is forgotten, never deleted.
+async fn recorded_live(
+    app: &App,
+    client: &crate::api::Client,
+    key: &str,
+    now: i64,
+) -> Result<Vec<(String, u16, Option<String>)>> {
+    let live = list_all(client).await?;
+    let mut out = Vec::new();
+    for e in app.registry().entries()? {
+        if e.profile_key != key || e.expired(now) {
+            continue;
+        }
+        let leads = live.iter().any(|m| {
+            m.ip_address == e.ip_address
+                && m.port == e.port
+                && m.target_sim_id() == Some(e.sim_id.as_str())
+        });
+        if leads {
+            out.push((e.ip_address, e.port, Some(e.sim_id)));
+        } else {
+            let _ = app.registry().forget(key, &e.ip_address, e.port);
+        }
+    }
+    Ok(out)
 }
 
 /// Every live mapping of the given devices.

@@ -87,7 +87,17 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
     let failed_to_connect = matches!(&outcome, Ok(o) if o.code == 255 && o.signal.is_none());
-    if failed_to_connect && ensured.reused && !still_mapped(&client, &device, &ensured).await {
+    if failed_to_connect
+        && ensured.reused
+        && !crate::mappings::still_leads_to(
+            &client,
+            &device.sim_id,
+            &ensured.mapping.ip_address,
+            ensured.mapping.port,
+        )
+        .await
+        .unwrap_or(true)
+    {
         // A recorded mapping that is gone: its endpoint may already serve another device, so
         // it is forgotten, never deleted (that would delete the other device's mapping).
         let m = &ensured.mapping;
@@ -155,25 +165,6 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
             record.exit(outcome.code);
             Ok(outcome.code)
         }
-    }
-}
-
-/// Whether the mapping still targets the device (`GET /port_mappings/sims/{id}`, a 404 when
-/// the SIM has none); true when that cannot be asked (the usual diagnosis follows).
-async fn still_mapped(
-    client: &crate::api::Client,
-    device: &Device,
-    ensured: &crate::mappings::Ensured,
-) -> bool {
-    let path = format!("/port_mappings/sims/{}", device.sim_id);
-    match client
-        .get::<Vec<napsh_core::soracom::PortMapping>>(&path, &[])
-        .await
-    {
-        Ok(maps) => maps
-            .iter()
-            .any(|m| m.ip_address == ensured.mapping.ip_address && m.port == ensured.mapping.port),
-        Err(e) => error::kind_of(&e) != ErrorKind::NotFound,
     }
 }
 

@@ -14,3 +14,4 @@ pub mod sanitize;
 pub mod soracom;
 
 pub use device::Device;
+pub mod tunnel_spec;

@@ -14,4 +14,6 @@ pub mod sanitize;
 pub mod soracom;
 
 pub use device::Device;
+pub mod inventory;
+pub mod ssh_config;
 pub mod tunnel_spec;

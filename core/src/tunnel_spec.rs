@@ -208,7 +208,10 @@ mod tests {
     fn rejects_bad_specs_with_a_clear_reason(#[case] text: &str, #[case] why: &str) {
         let err = TunnelSpec::parse(text).unwrap_err().to_string();
         assert!(err.contains(why), "{err:?} should mention {why:?}");
-        assert!(err.contains("REMOTE:BIND:LOCAL"), "{err:?} should show the forms");
+        assert!(
+            err.contains("REMOTE:BIND:LOCAL"),
+            "{err:?} should show the forms"
+        );
         assert!(!err.contains('\u{1b}'), "{err:?} must be terminal-safe");
     }
 
@@ -235,8 +238,25 @@ mod tests {
     #[test]
     fn never_panics_on_arbitrary_bytes() {
         let samples = [
-            ":", "::", ":::", "[", "]", "[]:", "[]:1", "1:[", "1:]", "1:[]", "1:[]:", "1:[]:2",
-            "\u{0}", "1:\u{202e}:2", "١٢", "1:2:3:4", "1:2:3", "𝟙", "1 :2",
+            ":",
+            "::",
+            ":::",
+            "[",
+            "]",
+            "[]:",
+            "[]:1",
+            "1:[",
+            "1:]",
+            "1:[]",
+            "1:[]:",
+            "1:[]:2",
+            "\u{0}",
+            "1:\u{202e}:2",
+            "١٢",
+            "1:2:3:4",
+            "1:2:3",
+            "𝟙",
+            "1 :2",
         ];
         for s in samples {
             let _ = TunnelSpec::parse(s);

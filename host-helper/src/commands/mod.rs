@@ -5,9 +5,14 @@ mod connect;
 mod devices;
 mod doctor;
 mod guide;
+mod inventory;
 mod known_hosts;
 mod mappings;
+mod proxy;
+mod reach;
 mod ssh;
+mod ssh_config;
+mod tunnel;
 mod zellij;
 
 use crate::api::Client;
@@ -47,6 +52,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Guide(a) => guide::run(&app, a).await,
         Command::Doctor(a) => doctor::run(&app, a).await,
         Command::KnownHosts(c) => known_hosts::run(&app, c).await,
+        Command::Tunnel(a) => tunnel::run(&app, a).await,
+        Command::Proxy(a) => proxy::run(&app, a).await,
+        Command::SshConfig(a) => ssh_config::run(&app, a, cli.profile.as_deref()).await,
+        Command::Inventory(a) => inventory::run(&app, a, cli.profile.as_deref()).await,
         Command::Completions { .. } | Command::Zellij(_) => unreachable!("handled above"),
     }
 }

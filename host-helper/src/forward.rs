@@ -1,0 +1,155 @@
+//! Moving bytes for `napsh proxy` and `napsh tunnel`: the proxy's stdin/stdout ⇄ socket pipe
+//! (two blocking threads; std's `io::copy` splices between a pipe and a socket in the kernel)
+//! and the tunnel's per-connection relay. Both pass half-closes through and set TCP_NODELAY.
+
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::FromRawFd;
+
+/// Buffer per direction of a tunnel connection.
+const RELAY_BUFFER: usize = 256 * 1024;
+
+/// Bytes moved by one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// Client → device.
+    pub up: u64,
+    /// Device → client.
+    pub down: u64,
+}
+
+/// Standard input or output as an unbuffered `File` that is never closed by dropping it.
+fn std_fd(fd: i32) -> ManuallyDrop<File> {
+    // SAFETY: fds 0 and 1 are open for the life of the process (fd 1 is only ever replaced
+    // by `/dev/null`, atomically, by `retire_stdout`); ManuallyDrop never closes them.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Tells the reader of our stdout that no more bytes come (EOF) without freeing fd 1 for
+/// reuse: `/dev/null` replaces it atomically.
+fn retire_stdout() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 onto fd 1 with a valid fd; `null` is closed when dropped.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
+}
+
+/// Pipes stdin → `sock` and `sock` → stdout until both directions ended. EOF on stdin
+/// half-closes the socket; EOF from the socket closes stdout. Blocking.
+pub fn pipe_stdio(sock: TcpStream) -> Result<Moved> {
+    sock.set_nodelay(true).context("setting TCP_NODELAY")?;
+    let mut to_device = sock.try_clone().context("cloning the device socket")?;
+    let mut from_device = sock;
+    let up = std::thread::spawn(move || {
+        let n = io::copy(&mut *std_fd(0), &mut to_device);
+        let _ = to_device.shutdown(Shutdown::Write);
+        n
+    });
+    let down = {
+        let n = io::copy(&mut from_device, &mut *std_fd(1));
+        retire_stdout();
+        let _ = from_device.shutdown(Shutdown::Read);
+        n
+    };
+    let up = up.join().unwrap_or(Ok(0));
+    Ok(Moved {
+        up: quiet(up)?,
+        down: quiet(down)?,
+    })
+}
+
+/// A copy's byte count; a peer that went away (reset, broken pipe) is a normal end.
+fn quiet(result: io::Result<u64>) -> Result<u64> {
+    match result {
+        Ok(n) => Ok(n),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Ok(0)
+        }
+        Err(e) => Err(anyhow::Error::from(e).context("piping bytes to the device")),
+    }
+}
+
+/// Relays one tunnel connection both ways until both directions ended.
+pub async fn relay(
+    mut client: tokio::net::TcpStream,
+    mut device: tokio::net::TcpStream,
+) -> Result<Moved> {
+    let _ = client.set_nodelay(true);
+    let _ = device.set_nodelay(true);
+    let (up, down) = tokio::io::copy_bidirectional_with_sizes(
+        &mut client,
+        &mut device,
+        RELAY_BUFFER,
+        RELAY_BUFFER,
+    )
+    .await
+    .context("relaying a tunnel connection")?;
+    Ok(Moved { up, down })
+}
+
+/// `12.3 MB`-style size for connection logs.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1500), "1.5 kB");
+        assert_eq!(human_bytes(200_000_000), "200.0 MB");
+    }
+
+    #[tokio::test]
+    async fn relay_passes_half_close_both_ways() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let device_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let entry_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let device_addr = device_l.local_addr().unwrap();
+        let entry_addr = entry_l.local_addr().unwrap();
+        let relaying = tokio::spawn(async move {
+            let (c, _) = entry_l.accept().await.unwrap();
+            let d = tokio::net::TcpStream::connect(device_addr).await.unwrap();
+            relay(c, d).await.unwrap()
+        });
+        let echo = tokio::spawn(async move {
+            let (mut s, _) = device_l.accept().await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            s.write_all(&got).await.unwrap();
+            s.write_all(b"!").await.unwrap();
+        });
+        let mut c = tokio::net::TcpStream::connect(entry_addr).await.unwrap();
+        c.write_all(b"hello").await.unwrap();
+        c.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"hello!");
+        echo.await.unwrap();
+        assert_eq!(relaying.await.unwrap(), Moved { up: 5, down: 6 });
+    }
+}

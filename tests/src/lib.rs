@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempfile::TempDir;
 
+pub mod reach;
 pub mod zellij;
 
 /// The profile name every test uses.

@@ -1,5 +1,5 @@
 //! Moving bytes for `napsh proxy` and `napsh tunnel`: the proxy's stdin/stdout ⇄ socket pipe
-//! (two blocking threads; std's `io::copy` splices between a pipe and a socket in the kernel)
+//! (two blocking threads, one large buffer each, every chunk written at once)
 //! and the tunnel's per-connection relay. Both pass half-closes through and set TCP_NODELAY.
 
 use anyhow::{Context, Result};
@@ -9,6 +9,8 @@ use std::mem::ManuallyDrop;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::FromRawFd;
 
+/// Buffer per direction of the proxy pipe.
+const PIPE_BUFFER: usize = 256 * 1024;
 /// Buffer per direction of a tunnel connection.
 const RELAY_BUFFER: usize = 256 * 1024;
 
@@ -45,12 +47,12 @@ pub fn pipe_stdio(sock: TcpStream) -> Result<Moved> {
     let mut to_device = sock.try_clone().context("cloning the device socket")?;
     let mut from_device = sock;
     let up = std::thread::spawn(move || {
-        let n = io::copy(&mut *std_fd(0), &mut to_device);
+        let n = pump(&mut *std_fd(0), &mut to_device);
         let _ = to_device.shutdown(Shutdown::Write);
         n
     });
     let down = {
-        let n = io::copy(&mut from_device, &mut *std_fd(1));
+        let n = pump(&mut from_device, &mut *std_fd(1));
         retire_stdout();
         let _ = from_device.shutdown(Shutdown::Read);
         n
@@ -60,6 +62,23 @@ pub fn pipe_stdio(sock: TcpStream) -> Result<Moved> {
         up: quiet(up)?,
         down: quiet(down)?,
     })
+}
+
+/// Copies until EOF with one large buffer, writing each chunk as soon as it is read (no
+/// batching: SSH's key exchange is a ping-pong of small packets).
+fn pump(from: &mut impl io::Read, to: &mut impl io::Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; PIPE_BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// A copy's byte count; a peer that went away (reset, broken pipe) is a normal end.

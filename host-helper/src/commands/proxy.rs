@@ -21,6 +21,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Runs `napsh proxy`.
 pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
+    // ssh records a first-use host key in napsh's known_hosts: its directory must exist.
+    crate::paths::ensure_private_dir(&app.dirs.data)?;
     let device = crate::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);

@@ -20,6 +20,7 @@ ensure_apt_packages() {
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v tmux >/dev/null || missing+=(tmux)
+  command -v rsync >/dev/null || missing+=(rsync)   # napsh ssh-config e2e (rsync -e ssh)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq
@@ -40,7 +41,15 @@ ensure_zellij() {
   cargo install --locked zellij --version "$ZELLIJ_VERSION"
 }
 
+# Ansible (napsh inventory e2e): ansible-core from PyPI, only when `ansible` is missing.
+ensure_ansible() {
+  command -v ansible >/dev/null && return 0
+  say "installing ansible-core (pip)"
+  python3 -m pip install -q ansible-core
+}
+
 ensure_apt_packages
+ensure_ansible
 ensure_wasm_target
 [ "$want_zellij" -eq 1 ] && ensure_zellij
 # sshd refuses to start without its privilege-separation directory.

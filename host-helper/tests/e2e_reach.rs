@@ -405,7 +405,7 @@ fn ansible_pings_every_online_device_through_the_inventory() {
     let control = env.path().join("cp");
     let ansible_tmp = env.path().join("ansible-tmp");
     let mut cmd = install.command("ansible");
-    cmd.args(["-i", script.to_str().unwrap(), "all", "-m", "ping", "-o"])
+    cmd.args(["-i", script.to_str().unwrap(), "all", "-m", "ping"])
         .env("LANG", "C.UTF-8")
         .env("ANSIBLE_SSH_CONTROL_PATH_DIR", &control)
         .env("ANSIBLE_LOCAL_TEMP", &ansible_tmp)
@@ -416,13 +416,13 @@ fn ansible_pings_every_online_device_through_the_inventory() {
     assert_eq!(out.code, 4, "only the offline host is unreachable\n{}\n{}", out.stdout, out.stderr);
     for host in ["web-1", "cam-2"] {
         assert!(
-            out.stdout.contains(&format!("{host} | SUCCESS")) && out.stdout.contains("\"ping\": \"pong\""),
+            out.stdout.contains(&format!("{host} | SUCCESS")),
             "{host} should answer ping:\n{}\n{}",
             out.stdout,
             out.stderr
         );
     }
+    assert_eq!(out.stdout.matches("\"ping\": \"pong\"").count(), 2, "{}", out.stdout);
     assert!(out.stdout.contains("gone-3 | UNREACHABLE"), "{}", out.stdout);
-    assert!(out.stderr.contains("gone-3 is offline") || out.stdout.contains("gone-3 is offline"), "{}\n{}", out.stdout, out.stderr);
     assert_no_mapping_left(&env);
 }

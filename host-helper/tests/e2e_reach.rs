@@ -66,7 +66,10 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 
 /// Runs a command, returning its output.
 fn run(cmd: &mut Command) -> Output {
-    Output::from(cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}")))
+    Output::from(
+        cmd.output()
+            .unwrap_or_else(|e| panic!("running {cmd:?}: {e}")),
+    )
 }
 
 /// ssh options of the env's key (what `ssh_extra_args` gives napsh).
@@ -94,7 +97,10 @@ fn tunnel_relays_http_and_ssh_logs_each_connection_and_deletes_its_mappings() {
     assert!(web.ip().is_loopback(), "default bind is 127.0.0.1: {web}");
     let answer = http_get(web, "/status");
     assert!(answer.starts_with("HTTP/1.0 200 OK"), "{answer}");
-    assert!(answer.ends_with("hello from web-1 path=/status\n"), "{answer}");
+    assert!(
+        answer.ends_with("hello from web-1 path=/status\n"),
+        "{answer}"
+    );
 
     let ssh_line = tunnel
         .lines
@@ -103,7 +109,10 @@ fn tunnel_relays_http_and_ssh_logs_each_connection_and_deletes_its_mappings() {
         .expect("an ssh line for the SSH forward")
         .trim()
         .to_string();
-    assert!(ssh_line.contains(&format!("HostKeyAlias={sim}")), "{ssh_line}");
+    assert!(
+        ssh_line.contains(&format!("HostKeyAlias={sim}")),
+        "{ssh_line}"
+    );
     let with_key = ssh_line.replacen("ssh ", &format!("ssh {} ", key_args(&env).join(" ")), 1);
     let out = run(Command::new("sh").args(["-c", &format!("{with_key} echo through-the-tunnel")]));
     out.expect_code(0);
@@ -147,10 +156,16 @@ fn tunnel_takes_a_free_port_when_the_default_is_taken_and_warns_about_a_broken_f
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("warning: -p 8080:127.0.0.1:{busy}: cannot listen on 127.0.0.1:{busy}: in use")),
+        stderr.contains(&format!(
+            "warning: -p 8080:127.0.0.1:{busy}: cannot listen on 127.0.0.1:{busy}: in use"
+        )),
         "{stderr}"
     );
-    assert_eq!(env.mappings().len(), 1, "no mapping for the forward that cannot listen");
+    assert_eq!(
+        env.mappings().len(),
+        1,
+        "no mapping for the forward that cannot listen"
+    );
     let (code, _) = tunnel.stop();
     assert_eq!(code, 0);
     assert_no_mapping_left(&env);
@@ -186,30 +201,54 @@ fn tunnel_to_the_ssh_port_refuses_a_changed_host_key_at_start_and_per_connection
     let env = start(&http);
     let sim = env.sim_id("web-1");
     // First use pins the key (through the tunnel's own check).
-    let tunnel = RunningTunnel::start(&env, &["web-1", "-p", "22:0"]).unwrap_or_else(|e| panic!("{e}"));
+    let tunnel =
+        RunningTunnel::start(&env, &["web-1", "-p", "22:0"]).unwrap_or_else(|e| panic!("{e}"));
     let local = tunnel.local_for(22);
     let known_hosts = env.path().join("data/napsh/known_hosts");
     let pinned = std::fs::read_to_string(&known_hosts).unwrap();
-    assert!(pinned.lines().all(|l| l.starts_with(&format!("{sim} "))), "{pinned}");
+    assert!(
+        pinned.lines().all(|l| l.starts_with(&format!("{sim} "))),
+        "{pinned}"
+    );
 
     env.block_on(env.emulator().rotate_host_key(&sim)).unwrap();
     // A connection through the running tunnel is now refused before any byte reaches ssh.
     let mut ssh = Command::new("ssh");
     ssh.args(key_args(&env))
-        .args(["-p", &local.port().to_string(), "-o", &format!("HostKeyAlias={sim}")])
+        .args([
+            "-p",
+            &local.port().to_string(),
+            "-o",
+            &format!("HostKeyAlias={sim}"),
+        ])
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
-        .args(["-o", "StrictHostKeyChecking=yes", &format!("{}@127.0.0.1", env.user), "true"]);
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            &format!("{}@127.0.0.1", env.user),
+            "true",
+        ]);
     run(&mut ssh).expect_code(255);
     let (code, stderr) = tunnel.stop();
     assert_eq!(code, 0);
-    assert!(stderr.contains("refused: the SSH host key of web-1"), "{stderr}");
-    assert!(stderr.contains(&format!("napsh known-hosts reset {sim}")), "{stderr}");
+    assert!(
+        stderr.contains("refused: the SSH host key of web-1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("napsh known-hosts reset {sim}")),
+        "{stderr}"
+    );
 
     // A new tunnel does not even start its SSH forward.
     let out = env.run(&["tunnel", "web-1", "-p", "22:0"]);
     out.expect_code(6);
-    assert!(out.stderr.contains("is not the one pinned"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is not the one pinned"),
+        "{}",
+        out.stderr
+    );
     assert_no_mapping_left(&env);
 }
 
@@ -245,22 +284,35 @@ fn proxy_is_a_pure_pipe_that_passes_half_close_and_respects_kept_mappings() {
     // stdin EOF → the device sees EOF → answers → its close ends our stdout: both ways.
     let out = pipe(&env, &["count-4", "9000"]);
     out.expect_code(0);
-    assert_eq!(out.stdout, format!("got {} bytes", payload.len()), "stdout is the device's bytes only");
+    assert_eq!(
+        out.stdout,
+        format!("got {} bytes", payload.len()),
+        "stdout is the device's bytes only"
+    );
     assert_no_mapping_left(&env);
 
     // A kept mapping is reused and left alone.
-    env.run(&["connect", "--keep", "-p", "9000", "count-4"]).expect_code(0);
+    env.run(&["connect", "--keep", "-p", "9000", "count-4"])
+        .expect_code(0);
     let kept = env.mappings();
     let out = pipe(&env, &["count-4", "9000"]);
     out.expect_code(0);
     assert_eq!(out.stdout, format!("got {} bytes", payload.len()));
     assert_eq!(env.mappings().len(), 1);
-    assert_eq!(env.mappings()[0].port, kept[0].port, "reused, not recreated");
+    assert_eq!(
+        env.mappings()[0].port,
+        kept[0].port,
+        "reused, not recreated"
+    );
     env.run(&["mappings", "close", "--all"]).expect_code(0);
 
     let out = pipe(&env, &["gone-3", "22"]);
     out.expect_code(4);
-    assert!(out.stdout.is_empty() && out.stderr.contains("gone-3 is offline"), "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty() && out.stderr.contains("gone-3 is offline"),
+        "{}",
+        out.stderr
+    );
     assert_no_mapping_left(&env);
 }
 
@@ -275,14 +327,30 @@ fn install_config(env: &TestEnv, install: &AwkwardInstall) -> std::path::PathBuf
     let after_first = std::fs::read_to_string(&user_config).unwrap();
     run(install.napsh().args(["ssh-config", "--install"])).expect_code(0);
     let after_second = std::fs::read_to_string(&user_config).unwrap();
-    assert_eq!(after_first, after_second, "a second install changes nothing");
-    assert_eq!(after_second.matches("Include ").count(), 1, "{after_second}");
-    assert!(after_second.ends_with("Host example\n    User someone\n"), "{after_second}");
+    assert_eq!(
+        after_first, after_second,
+        "a second install changes nothing"
+    );
+    assert_eq!(
+        after_second.matches("Include ").count(),
+        1,
+        "{after_second}"
+    );
+    assert!(
+        after_second.ends_with("Host example\n    User someone\n"),
+        "{after_second}"
+    );
     let backup = user_config.with_file_name("config.napsh-backup");
-    assert_eq!(std::fs::read_to_string(backup).unwrap(), "Host example\n    User someone\n");
+    assert_eq!(
+        std::fs::read_to_string(backup).unwrap(),
+        "Host example\n    User someone\n"
+    );
     let generated = env.path().join("config/napsh/ssh_config");
     let text = std::fs::read_to_string(&generated).unwrap();
-    assert!(text.contains("bin dir 100%%/napsh' --profile e2e proxy"), "{text}");
+    assert!(
+        text.contains("bin dir 100%%/napsh' --profile e2e proxy"),
+        "{text}"
+    );
     assert!(text.contains("data 50%% off/napsh/known_hosts\""), "{text}");
     user_config
 }
@@ -290,7 +358,11 @@ fn install_config(env: &TestEnv, install: &AwkwardInstall) -> std::path::PathBuf
 /// `TOOL ARGS` with the install's environment; panics with both streams unless it succeeds.
 fn tool(install: &AwkwardInstall, program: &str, args: &[&str]) -> Output {
     let out = run(install.command(program).args(args));
-    assert_eq!(out.code, 0, "{program} {args:?} failed\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 0,
+        "{program} {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
     out
 }
 
@@ -310,28 +382,75 @@ fn scp_sftp_and_rsync_work_through_the_generated_config_from_awkward_paths() {
     let cfg = config.display().to_string();
     let work = env.path().join("files");
     std::fs::create_dir_all(work.join("tree/sub")).unwrap();
-    let payload: Vec<u8> = (0..2_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let payload: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(work.join("payload.bin"), &payload).unwrap();
     std::fs::write(work.join("tree/a.txt"), "alpha\n").unwrap();
     std::fs::write(work.join("tree/sub/b.txt"), "beta\n").unwrap();
     let p = |name: &str| work.join(name).display().to_string();
 
-    tool(&install, "scp", &["-F", &cfg, &p("payload.bin"), &format!("web-1.napsh:{}", p("up.bin"))]);
-    assert_eq!(std::fs::read(work.join("up.bin")).unwrap(), payload, "scp upload");
+    tool(
+        &install,
+        "scp",
+        &[
+            "-F",
+            &cfg,
+            &p("payload.bin"),
+            &format!("web-1.napsh:{}", p("up.bin")),
+        ],
+    );
+    assert_eq!(
+        std::fs::read(work.join("up.bin")).unwrap(),
+        payload,
+        "scp upload"
+    );
     let batch = work.join("batch");
     std::fs::write(&batch, format!("get {} {}\n", p("up.bin"), p("down.bin"))).unwrap();
-    tool(&install, "sftp", &["-F", &cfg, "-b", &p("batch"), "web-1.napsh"]);
-    assert_eq!(std::fs::read(work.join("down.bin")).unwrap(), payload, "sftp download");
+    tool(
+        &install,
+        "sftp",
+        &["-F", &cfg, "-b", &p("batch"), "web-1.napsh"],
+    );
+    assert_eq!(
+        std::fs::read(work.join("down.bin")).unwrap(),
+        payload,
+        "sftp download"
+    );
     let ssh = format!("ssh -F '{cfg}'");
-    tool(&install, "rsync", &["-a", "-e", &ssh, &format!("{}/", p("tree")), &format!("web-1.napsh:{}/", p("copy"))]);
-    assert_eq!(std::fs::read_to_string(work.join("copy/sub/b.txt")).unwrap(), "beta\n", "rsync");
-    assert_eq!(std::fs::read_to_string(work.join("copy/a.txt")).unwrap(), "alpha\n");
+    tool(
+        &install,
+        "rsync",
+        &[
+            "-a",
+            "-e",
+            &ssh,
+            &format!("{}/", p("tree")),
+            &format!("web-1.napsh:{}/", p("copy")),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("copy/sub/b.txt")).unwrap(),
+        "beta\n",
+        "rsync"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("copy/a.txt")).unwrap(),
+        "alpha\n"
+    );
     let sim = env.sim_id("web-1");
-    let out = tool(&install, "ssh", &["-F", &cfg, &format!("{sim}.napsh"), "echo", "by-sim-id"]);
+    let out = tool(
+        &install,
+        "ssh",
+        &["-F", &cfg, &format!("{sim}.napsh"), "echo", "by-sim-id"],
+    );
     assert_eq!(out.stdout.trim(), "by-sim-id");
 
     let pinned = std::fs::read_to_string(install.known_hosts()).unwrap();
-    assert!(pinned.lines().all(|l| l.starts_with(&format!("{sim} "))), "pinned per SIM only: {pinned}");
+    assert!(
+        pinned.lines().all(|l| l.starts_with(&format!("{sim} "))),
+        "pinned per SIM only: {pinned}"
+    );
     assert_no_mapping_left(&env);
 }
 
@@ -342,13 +461,27 @@ fn trust_follows_the_sim_not_the_endpoint_and_a_changed_key_is_refused_on_the_pr
     let install = AwkwardInstall::new(&env);
     let config = install_config(&env, &install);
     let cfg = config.display().to_string();
-    let ssh = |host: &str| run(install.command("ssh").args(["-F", &cfg, host, "echo", "hi"]));
+    let ssh = |host: &str| {
+        run(install
+            .command("ssh")
+            .args(["-F", &cfg, host, "echo", "hi"]))
+    };
+    // `napsh ssh` and the generated config share one pin per SIM, in the same awkward file.
+    run(install.napsh().args(["ssh", "web-1", "--", "true"])).expect_code(0);
+    let pinned_by_napsh_ssh = std::fs::read_to_string(install.known_hosts()).unwrap();
     ssh("web-1.napsh").expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(install.known_hosts()).unwrap(),
+        pinned_by_napsh_ssh
+    );
     ssh("cam-2.napsh").expect_code(0);
 
     // web-1's recorded mapping now leads to cam-2 (as a Napter endpoint may later serve
     // another device): cam-2's key, trusted for cam-2, is no reason to trust it for web-1.
-    run(install.napsh().args(["connect", "--keep", "web-1", "cam-2"])).expect_code(0);
+    run(install
+        .napsh()
+        .args(["connect", "--keep", "web-1", "cam-2"]))
+    .expect_code(0);
     let registry_path = env.path().join("state/napsh/registry.json");
     let mut registry: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&registry_path).unwrap()).unwrap();
@@ -358,22 +491,38 @@ fn trust_follows_the_sim_not_the_endpoint_and_a_changed_key_is_refused_on_the_pr
     };
     let cam_port = port_of(entries, &env.sim_id("cam-2"));
     let web_sim = env.sim_id("web-1");
-    for e in entries.iter_mut().filter(|e| e["simId"] == web_sim.as_str()) {
+    for e in entries
+        .iter_mut()
+        .filter(|e| e["simId"] == web_sim.as_str())
+    {
         e["port"] = cam_port.clone();
     }
     std::fs::write(&registry_path, serde_json::to_vec(&registry).unwrap()).unwrap();
     let out = ssh("web-1.napsh");
     out.expect_code(255);
-    assert!(out.stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{}", out.stderr);
-    run(install.napsh().args(["mappings", "close", "--all", "--any"])).expect_code(0);
+    assert!(
+        out.stderr
+            .contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        out.stderr
+    );
+    run(install
+        .napsh()
+        .args(["mappings", "close", "--all", "--any"]))
+    .expect_code(0);
     std::fs::write(&registry_path, b"{\"entries\":[]}").unwrap();
 
     // A device whose own key changed is refused too.
     let cam_sim = env.sim_id("cam-2");
-    env.block_on(env.emulator().rotate_host_key(&cam_sim)).unwrap();
+    env.block_on(env.emulator().rotate_host_key(&cam_sim))
+        .unwrap();
     let out = ssh("cam-2.napsh");
     out.expect_code(255);
-    assert!(out.stderr.contains("Host key verification failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Host key verification failed"),
+        "{}",
+        out.stderr
+    );
     ssh("web-1.napsh").expect_code(0);
     assert_no_mapping_left(&env);
 }
@@ -381,8 +530,15 @@ fn trust_follows_the_sim_not_the_endpoint_and_a_changed_key_is_refused_on_the_pr
 /// A two-line inventory script, as the README shows.
 fn inventory_script(install: &AwkwardInstall, dir: &Path) -> std::path::PathBuf {
     let script = dir.join("napsh-inventory");
-    let quoted = format!("'{}'", install.napsh.display().to_string().replace('\'', r"'\''"));
-    std::fs::write(&script, format!("#!/bin/sh\nexec {quoted} inventory \"$@\"\n")).unwrap();
+    let quoted = format!(
+        "'{}'",
+        install.napsh.display().to_string().replace('\'', r"'\''")
+    );
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec {quoted} inventory \"$@\"\n"),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     script
@@ -396,10 +552,20 @@ fn ansible_pings_every_online_device_through_the_inventory() {
     let install = AwkwardInstall::new(&env);
     let script = inventory_script(&install, env.path());
     let listed: serde_json::Value =
-        serde_json::from_str(&tool(&install, script.to_str().unwrap(), &["--list"]).stdout).unwrap();
-    assert_eq!(listed["group_grp_osaka"]["hosts"], serde_json::json!(["web-1"]));
-    assert_eq!(listed["tag_role_camera"]["hosts"], serde_json::json!(["cam-2"]));
-    assert_eq!(listed["napsh_offline"]["hosts"], serde_json::json!(["gone-3"]));
+        serde_json::from_str(&tool(&install, script.to_str().unwrap(), &["--list"]).stdout)
+            .unwrap();
+    assert_eq!(
+        listed["group_grp_osaka"]["hosts"],
+        serde_json::json!(["web-1"])
+    );
+    assert_eq!(
+        listed["tag_role_camera"]["hosts"],
+        serde_json::json!(["cam-2"])
+    );
+    assert_eq!(
+        listed["napsh_offline"]["hosts"],
+        serde_json::json!(["gone-3"])
+    );
     assert!(env.mappings().is_empty(), "listing creates no mapping");
 
     let control = env.path().join("cp");
@@ -409,11 +575,18 @@ fn ansible_pings_every_online_device_through_the_inventory() {
         .env("LANG", "C.UTF-8")
         .env("ANSIBLE_SSH_CONTROL_PATH_DIR", &control)
         .env("ANSIBLE_LOCAL_TEMP", &ansible_tmp)
-        .env("ANSIBLE_SSH_ARGS", "-o ControlMaster=auto -o ControlPersist=2s")
+        .env(
+            "ANSIBLE_SSH_ARGS",
+            "-o ControlMaster=auto -o ControlPersist=2s",
+        )
         .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
         .env("ANSIBLE_TIMEOUT", "30");
     let out = run(&mut cmd);
-    assert_eq!(out.code, 4, "only the offline host is unreachable\n{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 4,
+        "only the offline host is unreachable\n{}\n{}",
+        out.stdout, out.stderr
+    );
     for host in ["web-1", "cam-2"] {
         assert!(
             out.stdout.contains(&format!("{host} | SUCCESS")),
@@ -422,7 +595,16 @@ fn ansible_pings_every_online_device_through_the_inventory() {
             out.stderr
         );
     }
-    assert_eq!(out.stdout.matches("\"ping\": \"pong\"").count(), 2, "{}", out.stdout);
-    assert!(out.stdout.contains("gone-3 | UNREACHABLE"), "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("\"ping\": \"pong\"").count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("gone-3 | UNREACHABLE"),
+        "{}",
+        out.stdout
+    );
     assert_no_mapping_left(&env);
 }

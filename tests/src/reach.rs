@@ -147,7 +147,9 @@ impl RunningTunnel {
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                return Err(format!("napsh tunnel ended ({status}) before it was open:\n{stderr}"));
+                return Err(format!(
+                    "napsh tunnel ended ({status}) before it was open:\n{stderr}"
+                ));
             }
             if std::time::Instant::now() > deadline {
                 let _ = child.kill();
@@ -189,10 +191,7 @@ impl RunningTunnel {
         };
         // SAFETY-free: kill(2) on our own child.
         unsafe { libc_kill(child.id() as i32, 15) };
-        child
-            .wait()
-            .map(|s| s.code().unwrap_or(-1))
-            .unwrap_or(-1)
+        child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
     }
 }
 

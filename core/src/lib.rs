@@ -16,4 +16,5 @@ pub mod soracom;
 pub use device::Device;
 pub mod inventory;
 pub mod ssh_config;
+pub mod ssh_kex;
 pub mod tunnel_spec;

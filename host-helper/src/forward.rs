@@ -1,8 +1,12 @@
 //! Moving bytes for `napsh proxy` and `napsh tunnel`: the proxy's stdin/stdout ⇄ socket pipe
 //! (two blocking threads, one large buffer each, every chunk written at once)
-//! and the tunnel's per-connection relay. Both pass half-closes through and set TCP_NODELAY.
+//! and the tunnel's per-connection relays (plain, or SSH with the host key checked in passing).
+//! All pass half-closes through and set TCP_NODELAY.
 
+use crate::error::NapshError;
 use anyhow::{Context, Result};
+use napsh_core::messages::ErrorKind;
+use napsh_core::ssh_kex::{Scan, ServerWatch, WireHostKey};
 use std::fs::File;
 use std::io;
 use std::mem::ManuallyDrop;
@@ -112,6 +116,75 @@ pub async fn relay(
     )
     .await
     .context("relaying a tunnel connection")?;
+    Ok(Moved { up, down })
+}
+
+/// Relays an SSH connection whose server side is watched until the host key passes:
+/// `check` sees the key before the client does; when it fails (or the stream is no SSH key
+/// exchange) the connection is closed and the error returned.
+pub async fn relay_checked(
+    client: tokio::net::TcpStream,
+    device: tokio::net::TcpStream,
+    check: impl FnOnce(&WireHostKey) -> Result<()>,
+) -> Result<Moved> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = client.set_nodelay(true);
+    let _ = device.set_nodelay(true);
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_device, mut to_device) = device.into_split();
+    let up = tokio::spawn(async move {
+        let n = tokio::io::copy(&mut from_client, &mut to_device).await;
+        let _ = to_device.shutdown().await;
+        n
+    });
+    let mut watch = ServerWatch::default();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut down = 0u64;
+    let mut check = Some(check);
+    let outcome: Result<()> = loop {
+        let n = match from_device.read(&mut chunk).await {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) => break Err(anyhow::Error::from(e).context("reading from the device")),
+        };
+        pending.extend_from_slice(&chunk[..n]);
+        let pass = match watch.scan(&pending) {
+            Scan::Pending { safe } => safe,
+            Scan::Key { key, end } => match check.take().map(|c| c(&key)) {
+                Some(Err(e)) => break Err(e),
+                _ => end,
+            },
+            Scan::Refuse(why) => {
+                break Err(NapshError::new(ErrorKind::Ssh, format!("not relayed: {why}")).into())
+            }
+        };
+        to_client
+            .write_all(&pending[..pass])
+            .await
+            .context("writing to the client")?;
+        down += pass as u64;
+        pending.drain(..pass);
+        if check.is_none() {
+            to_client
+                .write_all(&pending)
+                .await
+                .context("writing to the client")?;
+            down += pending.len() as u64;
+            break Ok(());
+        }
+    };
+    if let Err(e) = outcome {
+        up.abort();
+        return Err(e);
+    }
+    if check.is_none() {
+        down += tokio::io::copy(&mut from_device, &mut to_client)
+            .await
+            .unwrap_or(0);
+    }
+    let _ = to_client.shutdown().await;
+    let up = up.await.ok().and_then(|r| r.ok()).unwrap_or(0);
     Ok(Moved { up, down })
 }
 

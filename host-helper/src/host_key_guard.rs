@@ -1,11 +1,13 @@
 //! The host-key check of `napsh tunnel` forwards to a device's SSH port: the key the device
-//! presents through the mapping must be the one pinned for its SIM id in napsh's known_hosts
-//! (the first check pins it, like `napsh ssh`'s trust on first use).
+//! presents through the mapping (scanned at start, read from each connection's key exchange
+//! after) must be the one pinned for its SIM id in napsh's known_hosts (the first check pins
+//! it, like `napsh ssh`'s trust on first use).
 
 use crate::error::NapshError;
 use crate::known_hosts::{keyscan, pinned, verify, HostKey};
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
+use napsh_core::ssh_kex::WireHostKey;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -42,14 +44,32 @@ impl Guard {
             .hint("check that sshd runs on the device, or forward another port")
             .into());
         }
+        self.check_keys(&scanned)
+    }
+
+    /// Compares presented keys with the pinned ones; pins them when none are.
+    fn check_keys(&self, scanned: &[HostKey]) -> Result<Checked> {
         let known = pinned(&self.known_hosts, &self.sim_id)?;
         let reset = format!("napsh known-hosts reset {}", self.sim_id);
         let label = format!("{} (SIM {})", self.label, self.sim_id);
-        if verify(&known, &scanned, &label, &reset)? {
+        if verify(&known, scanned, &label, &reset)? {
             return Ok(Checked::Matches);
         }
-        pin(&self.known_hosts, &self.sim_id, &scanned)?;
+        pin(&self.known_hosts, &self.sim_id, scanned)?;
         Ok(Checked::PinnedNow)
+    }
+}
+
+impl Guard {
+    /// Checks a key seen in the connection itself (no extra connection): pinned → ok,
+    /// nothing pinned → pinned now, another key → HostKeyChanged.
+    pub fn check_wire(&self, key: &WireHostKey) -> Result<Checked> {
+        use base64::Engine;
+        let seen = vec![(
+            key.kind.clone(),
+            base64::engine::general_purpose::STANDARD.encode(&key.blob),
+        )];
+        self.check_keys(&seen)
     }
 }
 

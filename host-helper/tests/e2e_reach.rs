@@ -114,7 +114,10 @@ fn tunnel_relays_http_and_ssh_logs_each_connection_and_deletes_its_mappings() {
         "{ssh_line}"
     );
     let with_key = ssh_line.replacen("ssh ", &format!("ssh {} ", key_args(&env).join(" ")), 1);
-    let out = run(Command::new("sh").args(["-c", &format!("{with_key} echo through-the-tunnel")]));
+    let out = run(Command::new("sh").args([
+        "-c",
+        &format!("timeout 15 {with_key} echo through-the-tunnel"),
+    ]));
     out.expect_code(0);
     assert_eq!(out.stdout.trim(), "through-the-tunnel");
 

@@ -1,13 +1,14 @@
 //! `napsh tunnel DEVICE -p REMOTE[:[BIND:]LOCAL]…`: one local listener per forward, each
 //! relaying connections to a Napter mapping of that device port; forwards to the SSH port
-//! check the device's pinned host key per connection. Mappings are renewed before they
+//! check the device's pinned host key at start (a scan) and in every connection's key
+//! exchange, before the client sees the key. Mappings are renewed before they
 //! expire and released (deleted when napsh created them) when the tunnel stops.
 
 use super::reach::{lifetime, ssh_port, Session};
 use crate::app::App;
 use crate::cli_reach::TunnelArgs;
 use crate::error::{self, NapshError};
-use crate::forward::{human_bytes, relay};
+use crate::forward::{human_bytes, relay, relay_checked};
 use crate::host_key_guard::{Checked, Guard};
 use crate::mappings::Ensured;
 use crate::output;
@@ -332,7 +333,8 @@ async fn accept_loop(listener: TcpListener, route: Arc<Route>) {
     }
 }
 
-/// One connection: host-key check (SSH port), connect to the mapping, relay, log.
+/// One connection: connect to the mapping, relay (for the SSH port with the device's host
+/// key checked in the key exchange before the client sees it), log.
 async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
     let arrow = format!(
         "{} → {} ⇒ {}",
@@ -341,12 +343,6 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
         route.device_port
     );
     let target = route.target.lock().expect("target lock").clone();
-    if let Some(guard) = &route.guard {
-        if let Err(e) = check_key(guard, &target.ip, target.port).await {
-            output::note(&format!("napsh: {arrow} refused: {}", error::one_line(&e)));
-            return;
-        }
-    }
     let device = match TcpStream::connect((target.ip.as_str(), target.port)).await {
         Ok(s) => s,
         Err(e) => {
@@ -357,13 +353,31 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
         }
     };
     output::note(&format!("napsh: {arrow}"));
-    match relay(client, device).await {
+    let relayed = match &route.guard {
+        Some(guard) => {
+            let check = |key: &napsh_core::ssh_kex::WireHostKey| {
+                tokio::task::block_in_place(|| guard.check_wire(key)).map(|_| ())
+            };
+            relay_checked(client, device, check).await
+        }
+        None => relay(client, device).await,
+    };
+    match relayed {
         Ok(m) => output::note(&format!(
             "napsh: {arrow} closed (↑{} ↓{})",
             human_bytes(m.up),
             human_bytes(m.down)
         )),
-        Err(e) => output::note(&format!("napsh: {arrow} ended: {}", error::one_line(&e))),
+        Err(e) => {
+            let verdict = match error::kind_of(&e) {
+                ErrorKind::HostKeyChanged | ErrorKind::Ssh => "refused",
+                _ => "ended",
+            };
+            output::note(&format!(
+                "napsh: {arrow} {verdict}: {}",
+                error::one_line(&e)
+            ));
+        }
     }
 }
 

@@ -294,6 +294,17 @@ fn proxy_is_a_pure_pipe_that_passes_half_close_and_respects_kept_mappings() {
     );
     assert_no_mapping_left(&env);
 
+    // stdin a regular file (no pipe for the kernel to splice from): the same bytes.
+    let file = env.path().join("payload");
+    std::fs::write(&file, &payload).unwrap();
+    let out = run(env
+        .napsh()
+        .args(["proxy", "count-4", "9000"])
+        .stdin(std::fs::File::open(&file).unwrap()));
+    out.expect_code(0);
+    assert_eq!(out.stdout, format!("got {} bytes", payload.len()));
+    assert_no_mapping_left(&env);
+
     // A kept mapping is reused and left alone.
     env.run(&["connect", "--keep", "-p", "9000", "count-4"])
         .expect_code(0);

@@ -1,6 +1,7 @@
 //! Moving bytes for `napsh proxy` and `napsh tunnel`: the proxy's stdin/stdout ⇄ socket pipe
 //! (two blocking threads, splice(2) in the kernel when a side is a pipe, else a large buffer)
-//! and the tunnel's per-connection relays (plain, or SSH with the host key checked in passing).
+//! and the tunnel's per-connection relays (plain ones spliced in the kernel; SSH ones with the
+//! host key checked in passing).
 //! All pass half-closes through and set TCP_NODELAY.
 
 use crate::error::NapshError;
@@ -15,8 +16,6 @@ use std::os::fd::FromRawFd;
 
 /// Buffer per direction of the proxy pipe.
 const PIPE_BUFFER: usize = 256 * 1024;
-/// Buffer per direction of a tunnel connection.
-const RELAY_BUFFER: usize = 256 * 1024;
 
 /// Bytes moved by one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -179,22 +178,81 @@ fn quiet(result: io::Result<u64>) -> Result<u64> {
     }
 }
 
-/// Relays one tunnel connection both ways until both directions ended.
-pub async fn relay(
-    mut client: tokio::net::TcpStream,
-    mut device: tokio::net::TcpStream,
-) -> Result<Moved> {
-    let _ = client.set_nodelay(true);
-    let _ = device.set_nodelay(true);
-    let (up, down) = tokio::io::copy_bidirectional_with_sizes(
-        &mut client,
-        &mut device,
-        RELAY_BUFFER,
-        RELAY_BUFFER,
-    )
-    .await
-    .context("relaying a tunnel connection")?;
-    Ok(Moved { up, down })
+/// Relays one tunnel connection both ways in the kernel (socket → pipe → socket with
+/// splice(2), no copy through napsh), each direction on its own thread, half-closes passed
+/// on. Blocking: run it off the async runtime.
+pub fn relay_spliced(client: TcpStream, device: TcpStream) -> Result<Moved> {
+    for s in [&client, &device] {
+        s.set_nonblocking(false)
+            .context("making a relayed socket blocking")?;
+        let _ = s.set_nodelay(true);
+    }
+    let client_out = client.try_clone().context("cloning the client socket")?;
+    let device_out = device.try_clone().context("cloning the device socket")?;
+    let up = std::thread::spawn(move || one_way(&client, &device_out));
+    let down = one_way(&device, &client_out);
+    let up = up.join().unwrap_or(Ok(0));
+    Ok(Moved {
+        up: quiet(up)?,
+        down: quiet(down)?,
+    })
+}
+
+/// `from` → `to` through a pipe until EOF, then half-closes `to`.
+fn one_way(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) fills two fds, owned right below.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just created and are owned here only.
+    let (pipe_r, pipe_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    widen_pipe(pipe_w.as_raw_fd());
+    let mut total = 0u64;
+    let result = loop {
+        let n = match splice(from.as_raw_fd(), pipe_w.as_raw_fd(), SPLICE_CHUNK) {
+            Ok(0) => break Ok(total),
+            Ok(n) => n,
+            Err(e) => break Err(e),
+        };
+        // Exactly what the pipe holds: the last segment is pushed, not held back.
+        let mut left = n;
+        while left > 0 {
+            match splice(pipe_r.as_raw_fd(), to.as_raw_fd(), left) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(m) => left -= m,
+                Err(e) => return Err(e),
+            }
+        }
+        total += n as u64;
+    };
+    let _ = to.shutdown(Shutdown::Write);
+    result
+}
+
+/// One splice(2) call, retried on EINTR.
+fn splice(src: i32, dst: i32, len: usize) -> io::Result<usize> {
+    loop {
+        // SAFETY: splice(2) between two fds the caller owns; no user memory.
+        let n = unsafe {
+            libc::splice(
+                src,
+                std::ptr::null_mut(),
+                dst,
+                std::ptr::null_mut(),
+                len,
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
 }
 
 /// Relays an SSH connection whose server side is watched until the host key passes:
@@ -294,32 +352,40 @@ mod tests {
         assert_eq!(human_bytes(200_000_000), "200.0 MB");
     }
 
-    #[tokio::test]
-    async fn relay_passes_half_close_both_ways() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let device_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let entry_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    #[test]
+    fn spliced_relay_passes_half_close_both_ways() {
+        let device_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let entry_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let device_addr = device_l.local_addr().unwrap();
         let entry_addr = entry_l.local_addr().unwrap();
-        let relaying = tokio::spawn(async move {
-            let (c, _) = entry_l.accept().await.unwrap();
-            let d = tokio::net::TcpStream::connect(device_addr).await.unwrap();
-            relay(c, d).await.unwrap()
+        let relaying = std::thread::spawn(move || {
+            let (c, _) = entry_l.accept().unwrap();
+            let d = TcpStream::connect(device_addr).unwrap();
+            relay_spliced(c, d).unwrap()
         });
-        let echo = tokio::spawn(async move {
-            let (mut s, _) = device_l.accept().await.unwrap();
+        let echo = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut s, _) = device_l.accept().unwrap();
             let mut got = Vec::new();
-            s.read_to_end(&mut got).await.unwrap();
-            s.write_all(&got).await.unwrap();
-            s.write_all(b"!").await.unwrap();
+            s.read_to_end(&mut got).unwrap();
+            s.write_all(&got).unwrap();
+            s.write_all(b"!").unwrap();
         });
-        let mut c = tokio::net::TcpStream::connect(entry_addr).await.unwrap();
-        c.write_all(b"hello").await.unwrap();
-        c.shutdown().await.unwrap();
+        use std::io::{Read, Write};
+        let mut c = TcpStream::connect(entry_addr).unwrap();
+        let big = vec![7u8; 3_000_000];
+        c.write_all(&big).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
         let mut back = Vec::new();
-        c.read_to_end(&mut back).await.unwrap();
-        assert_eq!(back, b"hello!");
-        echo.await.unwrap();
-        assert_eq!(relaying.await.unwrap(), Moved { up: 5, down: 6 });
+        c.read_to_end(&mut back).unwrap();
+        assert_eq!(back.len(), big.len() + 1);
+        echo.join().unwrap();
+        assert_eq!(
+            relaying.join().unwrap(),
+            Moved {
+                up: 3_000_000,
+                down: 3_000_001
+            }
+        );
     }
 }

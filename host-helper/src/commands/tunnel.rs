@@ -8,7 +8,7 @@ use super::reach::{lifetime, ssh_port, Session};
 use crate::app::App;
 use crate::cli_reach::TunnelArgs;
 use crate::error::{self, NapshError};
-use crate::forward::{human_bytes, relay, relay_checked};
+use crate::forward::{human_bytes, relay_checked};
 use crate::host_key_guard::{Checked, Guard};
 use crate::mappings::Ensured;
 use crate::output;
@@ -360,7 +360,7 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
             };
             relay_checked(client, device, check).await
         }
-        None => relay(client, device).await,
+        None => relay_in_kernel(client, device).await,
     };
     match relayed {
         Ok(m) => output::note(&format!(
@@ -378,6 +378,28 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
                 error::one_line(&e)
             ));
         }
+    }
+}
+
+/// A plain forward's connection, spliced in the kernel on blocking threads (the async relay
+/// when the sockets cannot be handed over).
+async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::forward::Moved> {
+    let (client, device) = match (client.into_std(), device.into_std()) {
+        (Ok(c), Ok(d)) => (c, d),
+        (c, d) => {
+            let lost = c
+                .err()
+                .or(d.err())
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            return Err(anyhow::anyhow!(
+                "handing the connection to the relay: {lost}"
+            ));
+        }
+    };
+    match tokio::task::spawn_blocking(move || crate::forward::relay_spliced(client, device)).await {
+        Ok(r) => r,
+        Err(e) => Err(anyhow::anyhow!("the relay thread failed: {e}")),
     }
 }
 

@@ -84,28 +84,16 @@ where
         // to come" and hold the last segment back (SSH's key exchange would stall): splice
         // exactly what is readable.
         let len = readable(src)?;
-        // SAFETY: plain splice(2) between two fds this process owns; no user memory.
-        let n = unsafe {
-            libc::splice(
-                src,
-                std::ptr::null_mut(),
-                dst,
-                std::ptr::null_mut(),
-                len,
-                libc::SPLICE_F_MOVE,
-            )
-        };
-        match n {
-            0 => return Ok(total),
-            n if n > 0 => total += n as u64,
-            _ => {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) | Some(libc::EAGAIN) => continue,
-                    Some(libc::EINVAL) | Some(libc::ENOSYS) if total == 0 => return pump(from, to),
-                    _ => return Err(e),
-                }
+        match splice(src, dst, len) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+            Err(e)
+                if total == 0 && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
+            {
+                return pump(from, to)
             }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -29,6 +29,7 @@ ensure_apt_packages() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  command -v rsync >/dev/null || missing+=(rsync)   # napsh ssh-config e2e (rsync -e ssh)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq
@@ -64,7 +65,15 @@ ensure_cargo_fuzz() {
   cargo install --locked cargo-fuzz
 }
 
+# Ansible (napsh inventory e2e): ansible-core from PyPI, only when `ansible` is missing.
+ensure_ansible() {
+  command -v ansible >/dev/null && return 0
+  say "installing ansible-core (pip)"
+  python3 -m pip install -q ansible-core
+}
+
 ensure_apt_packages
+ensure_ansible
 ensure_web_e2e_modules
 ensure_wasm_target
 ensure_cargo_fuzz

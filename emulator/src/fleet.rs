@@ -91,6 +91,10 @@ pub struct FleetDevice {
     /// `"spawn"`, `"host:port"`, or absent (nothing listens).
     #[serde(default)]
     pub ssh: Option<String>,
+    /// Other device ports: `{ 8080 = "127.0.0.1:NNNN" }` — a mapping to that device port
+    /// forwards there (any port not listed forwards to the SSH target).
+    #[serde(default)]
+    pub ports: BTreeMap<String, String>,
 }
 
 /// `[generate]`: N synthetic devices for benchmarks.
@@ -146,6 +150,8 @@ pub struct ResolvedDevice {
     pub tags: BTreeMap<String, String>,
     /// SSH service.
     pub ssh: SshTarget,
+    /// Other device ports and where they forward (`ports` in the fleet file).
+    pub ports: BTreeMap<u16, String>,
 }
 
 fn default_operator_id() -> String {
@@ -203,6 +209,7 @@ impl Fleet {
         }
         for d in &self.devices {
             parse_ssh(d.ssh.as_deref()).with_context(|| format!("device {:?}", d.name))?;
+            parse_ports(&d.ports).with_context(|| format!("device {:?}", d.name))?;
         }
         Ok(())
     }
@@ -261,8 +268,27 @@ impl Fleet {
                 .unwrap_or_else(|| DEFAULT_SPEED_CLASS.to_string()),
             tags,
             ssh: parse_ssh(d.ssh.as_deref())?,
+            ports: parse_ports(&d.ports)?,
         })
     }
+}
+
+/// Parses the `ports` table of a device: device port (1–65535) → `host:port`.
+fn parse_ports(ports: &BTreeMap<String, String>) -> anyhow::Result<BTreeMap<u16, String>> {
+    ports
+        .iter()
+        .map(|(port, target)| {
+            let device_port = port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .with_context(|| format!("ports: {port:?} is not a device port (1-65535)"))?;
+            match parse_ssh(Some(target)) {
+                Ok(SshTarget::Forward(addr)) => Ok((device_port, addr)),
+                _ => bail!("ports.{port} must be \"host:port\", got {target:?}"),
+            }
+        })
+        .collect()
 }
 
 /// Parses the `ssh` field of a device.
@@ -308,6 +334,7 @@ fn generated_device(
         speed_class: DEFAULT_SPEED_CLASS.to_string(),
         tags,
         ssh: SshTarget::None,
+        ports: BTreeMap::new(),
     }
 }
 
@@ -362,6 +389,27 @@ mod tests {
         let sims: HashSet<_> = a.iter().map(|d| &d.sim_id).collect();
         assert_eq!(sims.len(), 1002);
         assert!(a[5].sim_id.len() == 19 && a[5].imsi.len() == 15);
+    }
+
+    #[test]
+    fn extra_ports_are_parsed_and_checked() {
+        let fleet =
+            Fleet::from_toml_str("[[devices]]\nname='x'\nports = { 8080 = \"127.0.0.1:9000\" }")
+                .unwrap();
+        let d = &fleet.resolved_devices().unwrap()[0];
+        assert_eq!(
+            d.ports.get(&8080).map(String::as_str),
+            Some("127.0.0.1:9000")
+        );
+        for bad in [
+            "{ 0 = \"127.0.0.1:1\" }",
+            "{ http = \"127.0.0.1:1\" }",
+            "{ 80 = \"spawn\" }",
+        ] {
+            let err =
+                Fleet::from_toml_str(&format!("[[devices]]\nname='x'\nports = {bad}")).unwrap_err();
+            assert!(format!("{err:#}").contains("ports"), "{bad}: {err:#}");
+        }
     }
 
     #[test]

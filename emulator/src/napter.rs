@@ -215,10 +215,9 @@ fn refusal(ctx: &ForwardCtx, peer: &SocketAddr) -> Option<&'static str> {
 fn target_of(ctx: &ForwardCtx) -> Option<String> {
     let inner = ctx.state.lock();
     let device = inner.devices.get(&ctx.spec.sim_id)?;
-    let addr = device.ssh_addr()?;
-    // The device port of the mapping selects the service; only the SSH port is emulated,
-    // and the emulator forwards any device port to the device's SSH target.
-    Some(addr)
+    // The device port selects the service: a `ports` entry of the fleet, else the device's
+    // SSH target (whatever the port).
+    device.target_for(ctx.spec.device_port)
 }
 
 async fn handle(mut sock: TcpStream, peer: SocketAddr, conn_id: String, ctx: ForwardCtx) {
@@ -250,7 +249,8 @@ async fn handle(mut sock: TcpStream, peer: SocketAddr, conn_id: String, ctx: For
     tracing::info!(%target, "forwarding");
     tokio::select! {
         _ = ctx.cancel.cancelled() => tracing::info!("mapping closed; dropping connection"),
-        r = tokio::io::copy_bidirectional(&mut sock, &mut upstream) => match r {
+        // Large buffers: the relay should not be what a throughput benchmark measures.
+        r = tokio::io::copy_bidirectional_with_sizes(&mut sock, &mut upstream, 256 * 1024, 256 * 1024) => match r {
             Ok((up, down)) => tracing::info!(up, down, "connection finished"),
             Err(e) => tracing::info!(error = %e, "connection ended with error"),
         },

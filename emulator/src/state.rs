@@ -76,6 +76,8 @@ pub struct Device {
     pub tags: BTreeMap<String, String>,
     /// What the fleet said about SSH.
     pub ssh: SshTarget,
+    /// Other device ports and where they forward.
+    pub ports: BTreeMap<u16, String>,
     /// The spawned sshd, if any.
     pub sshd: Option<Arc<Mutex<SshServer>>>,
     /// Cached host key line of the spawned sshd.
@@ -104,6 +106,7 @@ impl Device {
             speed_class: d.speed_class,
             tags: d.tags,
             ssh: d.ssh,
+            ports: d.ports,
             sshd: None,
             host_key: None,
             ssh_port: None,
@@ -121,6 +124,14 @@ impl Device {
             SshTarget::Spawn => self.ssh_port.map(|p| format!("127.0.0.1:{p}")),
             SshTarget::Forward(a) => Some(a.clone()),
         }
+    }
+
+    /// Where a mapping to `device_port` forwards: the `ports` entry, else the SSH target.
+    pub fn target_for(&self, device_port: u16) -> Option<String> {
+        self.ports
+            .get(&device_port)
+            .cloned()
+            .or_else(|| self.ssh_addr())
     }
 
     /// The library view of this device.

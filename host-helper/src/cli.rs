@@ -153,6 +153,18 @@ Examples:
     /// Open the fleet in a browser: Zellij's web client with the napsh picker.
     #[command(after_help = WEB_AFTER)]
     Web(WebArgs),
+    /// Forward local TCP ports to device ports through Napter mappings (any TCP protocol).
+    #[command(after_help = crate::cli_reach::TUNNEL_AFTER)]
+    Tunnel(crate::cli_reach::TunnelArgs),
+    /// Pipe stdin/stdout to a device port: the ProxyCommand behind `napsh ssh-config`.
+    #[command(after_help = crate::cli_reach::PROXY_AFTER)]
+    Proxy(crate::cli_reach::ProxyArgs),
+    /// Print (or --install) an OpenSSH config so plain ssh, scp, sftp, rsync reach every device.
+    #[command(name = "ssh-config", after_help = crate::cli_reach::SSH_CONFIG_AFTER)]
+    SshConfig(crate::cli_reach::SshConfigArgs),
+    /// Ansible dynamic inventory of the fleet (--list / --host NAME).
+    #[command(after_help = crate::cli_reach::INVENTORY_AFTER)]
+    Inventory(crate::cli_reach::InventoryArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:

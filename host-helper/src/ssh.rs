@@ -60,12 +60,10 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
     for o in &plan.options {
         args.extend(["-o".to_string(), o.clone()]);
     }
-    let known_hosts = plan.known_hosts.display().to_string();
-    let known_hosts = if known_hosts.contains(char::is_whitespace) {
-        format!("\"{known_hosts}\"")
-    } else {
-        known_hosts
-    };
+    // Quoted for ssh's option parser: spaces, quotes and `%` (a token to ssh) survive.
+    let raw = plan.known_hosts.display().to_string();
+    let known_hosts =
+        napsh_core::ssh_config::config_path("napsh's known_hosts path", &raw).unwrap_or(raw);
     args.extend(["-p".to_string(), plan.port.to_string()]);
     for o in [
         format!("HostKeyAlias={}", plan.alias),
@@ -318,7 +316,7 @@ mod tests {
         let opts = pairs(&args);
         for want in [
             "HostKeyAlias=8981200000000000001",
-            "UserKnownHostsFile=/home/u/.local/share/napsh/known_hosts",
+            "UserKnownHostsFile=\"/home/u/.local/share/napsh/known_hosts\"",
             "StrictHostKeyChecking=accept-new",
             "CheckHostIP=no",
             "ServerAliveInterval=15",
@@ -366,6 +364,14 @@ mod tests {
         p.stdin_is_tty = false;
         let args = build_args(&p);
         assert!(!args.contains(&"-t".to_string()) && !args.contains(&"-T".to_string()));
+    }
+
+    #[test]
+    fn known_hosts_with_percent_is_escaped() {
+        let mut p = plan();
+        p.known_hosts = "/home/50% off/known_hosts".into();
+        assert!(pairs(&build_args(&p))
+            .contains(&"UserKnownHostsFile=\"/home/50%% off/known_hosts\"".to_string()));
     }
 
     #[test]

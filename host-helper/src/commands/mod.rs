@@ -8,13 +8,18 @@ mod doctor;
 mod exec;
 mod guide;
 mod history;
+mod inventory;
 mod keys;
 mod known_hosts;
 mod man;
 mod mappings;
+mod proxy;
+mod reach;
 mod ssh;
+mod ssh_config;
 mod ssh_lan;
 mod ssh_plan;
+mod tunnel;
 mod web;
 mod zellij;
 
@@ -67,6 +72,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Keys(c) => keys::run(&app, c).await,
         Command::History(a) => history::run(&app, a),
         Command::Audit(a) => audit::run(&app, a).await,
+        Command::Tunnel(a) => tunnel::run(&app, a).await,
+        Command::Proxy(a) => proxy::run(&app, a).await,
+        Command::SshConfig(a) => ssh_config::run(&app, a, cli.profile.as_deref()).await,
+        Command::Inventory(a) => inventory::run(&app, a, cli.profile.as_deref()).await,
         Command::Completions { .. } | Command::Zellij(_) | Command::Man(_) | Command::Web(_) => {
             unreachable!("handled above")
         }

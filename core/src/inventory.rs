@@ -1,0 +1,277 @@
+//! Ansible dynamic inventory: the `--list` JSON (groups by SIM group, tag and online state,
+//! `_meta.hostvars`) and the `--host` vars, every host reached through `napsh proxy` with its
+//! host key pinned to the SIM id. Group names are sanitised to Ansible's rules.
+
+use crate::device::Device;
+use crate::ssh_config::{
+    alias_for_name, pinned_args, shell_join, NapshPaths, PinnedHost, QuoteError,
+};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One device with what connecting to it takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryDevice {
+    /// The device.
+    pub device: Device,
+    /// Remote user (napsh's rules).
+    pub user: String,
+    /// Device SSH port (napsh's rules, else 22).
+    pub port: u16,
+}
+
+/// What every host shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryInput {
+    /// napsh's binary, profile and known_hosts.
+    pub paths: NapshPaths,
+    /// napsh's `ssh_extra_args`, passed to ssh before the pinning options.
+    pub extra_args: Vec<String>,
+}
+
+/// An Ansible group name: letters, digits and `_` (anything else becomes `_`), never starting
+/// with a digit.
+pub fn group_name(parts: &[&str]) -> String {
+    let joined = parts.join("_");
+    let mut out: String = joined
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// The inventory hostname of each device: its `.napsh` alias without the suffix, or the SIM
+/// id when the name is empty or shared with another device.
+pub fn host_names(devices: &[InventoryDevice]) -> Vec<String> {
+    let aliases: Vec<Option<String>> = devices
+        .iter()
+        .map(|d| alias_for_name(&d.device.name))
+        .collect();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in aliases.iter().flatten() {
+        *seen.entry(a.as_str()).or_default() += 1;
+    }
+    let sims: BTreeSet<&str> = devices.iter().map(|d| d.device.sim_id.as_str()).collect();
+    devices
+        .iter()
+        .zip(&aliases)
+        .map(|(d, a)| match a {
+            Some(a) if seen[a.as_str()] == 1 && !sims.contains(a.as_str()) => a.clone(),
+            _ => d.device.sim_id.clone(),
+        })
+        .collect()
+}
+
+/// The vars of one host.
+pub fn host_vars(input: &InventoryInput, d: &InventoryDevice) -> Result<Value, QuoteError> {
+    let pinned = PinnedHost {
+        sim_id: d.device.sim_id.clone(),
+        user: d.user.clone(),
+        port: d.port,
+    };
+    let mut args = input.extra_args.clone();
+    args.extend(pinned_args(&input.paths, &pinned)?);
+    Ok(json!({
+        "ansible_host": format!("{}{}", d.device.sim_id, crate::ssh_config::ALIAS_SUFFIX),
+        "ansible_user": d.user,
+        "ansible_port": d.port,
+        "ansible_connection": "ssh",
+        "ansible_ssh_common_args": shell_join(&args),
+        "napsh_sim_id": d.device.sim_id,
+        "napsh_name": d.device.name,
+        "napsh_imsi": d.device.imsi,
+        "napsh_online": d.device.online,
+        "napsh_group": d.device.group_id,
+        "napsh_tags": d.device.tags,
+    }))
+}
+
+/// The groups a device belongs to: `group_<id>`, `tag_<key>_<value>` (not the `name` tag),
+/// and `napsh_online` / `napsh_offline`.
+pub fn groups_of(device: &Device) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(g) = &device.group_id {
+        out.push(group_name(&["group", g]));
+    }
+    for (k, v) in device.tags.iter().filter(|(k, _)| k.as_str() != "name") {
+        out.push(group_name(&["tag", k, v]));
+    }
+    out.push(
+        if device.online {
+            "napsh_online"
+        } else {
+            "napsh_offline"
+        }
+        .to_string(),
+    );
+    out
+}
+
+/// The whole `--list` document.
+pub fn list(input: &InventoryInput, devices: &[InventoryDevice]) -> Result<Value, QuoteError> {
+    let names = host_names(devices);
+    let mut hostvars = Map::new();
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (d, name) in devices.iter().zip(&names) {
+        hostvars.insert(name.clone(), host_vars(input, d)?);
+        for g in groups_of(&d.device) {
+            groups.entry(g).or_default().push(name.clone());
+        }
+    }
+    let mut doc = Map::new();
+    doc.insert(
+        "all".into(),
+        json!({ "hosts": names, "children": groups.keys().collect::<Vec<_>>() }),
+    );
+    for (g, hosts) in groups {
+        doc.insert(g, json!({ "hosts": hosts }));
+    }
+    doc.insert("_meta".into(), json!({ "hostvars": hostvars }));
+    Ok(Value::Object(doc))
+}
+
+/// The `--host NAME` vars: by inventory hostname, `.napsh` alias or SIM id; `None` when no
+/// device has that name.
+pub fn host(
+    input: &InventoryInput,
+    devices: &[InventoryDevice],
+    wanted: &str,
+) -> Option<Result<Value, QuoteError>> {
+    let wanted = wanted
+        .strip_suffix(crate::ssh_config::ALIAS_SUFFIX)
+        .unwrap_or(wanted);
+    let names = host_names(devices);
+    devices
+        .iter()
+        .zip(&names)
+        .find(|(d, n)| n.as_str() == wanted || d.device.sim_id == wanted)
+        .map(|(d, _)| host_vars(input, d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn dev(
+        name: &str,
+        sim: &str,
+        online: bool,
+        group: Option<&str>,
+        tags: &[(&str, &str)],
+    ) -> InventoryDevice {
+        let mut all_tags: crate::soracom::TagSet = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all_tags.insert("name".into(), name.into());
+        InventoryDevice {
+            device: Device {
+                sim_id: sim.into(),
+                imsi: None,
+                name: name.into(),
+                online,
+                tags: all_tags,
+                group_id: group.map(String::from),
+                speed_class: None,
+                last_seen: None,
+                status: None,
+                ue_ip_address: None,
+            },
+            user: "pi".into(),
+            port: 22,
+        }
+    }
+
+    fn input() -> InventoryInput {
+        InventoryInput {
+            paths: NapshPaths {
+                napsh: "/opt/my tools/napsh".into(),
+                profile: Some("prod".into()),
+                known_hosts: "/home/u/kh".into(),
+            },
+            extra_args: vec!["-i".into(), "/k/id".into()],
+        }
+    }
+
+    #[rstest]
+    #[case(&["group", "grp-osaka"], "group_grp_osaka")]
+    #[case(&["tag", "Site", "Osaka West"], "tag_site_osaka_west")]
+    #[case(&["9lives"], "_9lives")]
+    #[case(&[""], "_")]
+    #[case(&["tag", "é", "x;rm"], "tag___x_rm")]
+    fn group_names_are_valid(#[case] parts: &[&str], #[case] want: &str) {
+        assert_eq!(group_name(parts), want);
+    }
+
+    #[test]
+    fn lists_hosts_groups_and_pinned_ssh_args() {
+        let devices = vec![
+            dev(
+                "kiosk-12",
+                "111",
+                true,
+                Some("grp-osaka"),
+                &[("role", "kiosk")],
+            ),
+            dev("cam", "222", false, None, &[("role", "camera")]),
+        ];
+        let doc = list(&input(), &devices).unwrap();
+        assert_eq!(doc["group_grp_osaka"]["hosts"], json!(["kiosk-12"]));
+        assert_eq!(doc["tag_role_kiosk"]["hosts"], json!(["kiosk-12"]));
+        assert_eq!(doc["tag_role_camera"]["hosts"], json!(["cam"]));
+        assert_eq!(doc["napsh_online"]["hosts"], json!(["kiosk-12"]));
+        assert_eq!(doc["napsh_offline"]["hosts"], json!(["cam"]));
+        assert!(doc.get("tag_name_kiosk_12").is_none());
+        let vars = &doc["_meta"]["hostvars"]["kiosk-12"];
+        assert_eq!(vars["ansible_user"], "pi");
+        assert_eq!(vars["napsh_sim_id"], "111");
+        let args = vars["ansible_ssh_common_args"].as_str().unwrap();
+        assert!(args.starts_with("-i /k/id -o "), "{args}");
+        assert!(
+            args.contains(
+                r"'ProxyCommand='\''/opt/my tools/napsh'\'' --profile prod proxy 111 %p'"
+            ),
+            "{args}"
+        );
+        assert!(args.contains("-o HostKeyAlias=111"), "{args}");
+        assert!(
+            args.contains(r#"'UserKnownHostsFile="/home/u/kh"'"#),
+            "{args}"
+        );
+    }
+
+    #[test]
+    fn shared_or_empty_names_fall_back_to_sim_ids() {
+        let devices = vec![
+            dev("cam", "1", true, None, &[]),
+            dev("CAM", "2", true, None, &[]),
+            dev("", "3", true, None, &[]),
+            dev("ok", "4", true, None, &[]),
+        ];
+        assert_eq!(host_names(&devices), ["1", "2", "3", "ok"]);
+    }
+
+    #[rstest]
+    #[case("ok", Some("4"))]
+    #[case("ok.napsh", Some("4"))]
+    #[case("4", Some("4"))]
+    #[case("nope", None)]
+    fn host_finds_by_name_alias_or_sim(#[case] wanted: &str, #[case] sim: Option<&str>) {
+        let devices = vec![
+            dev("cam", "1", true, None, &[]),
+            dev("ok", "4", true, None, &[]),
+        ];
+        let found = host(&input(), &devices, wanted).map(|r| r.unwrap()["napsh_sim_id"].clone());
+        assert_eq!(found, sim.map(|s| json!(s)));
+    }
+}

@@ -1,0 +1,497 @@
+//! OpenSSH client configuration for napsh devices: quoting for ssh_config values and shell
+//! commands (`%` tokens, spaces, quotes), the per-device `Host NAME.napsh` blocks with their
+//! `ProxyCommand napsh proxy` and host-key pinning, and the same options as ssh arguments.
+
+use std::fmt;
+
+/// The suffix of every generated host alias: `ssh kiosk-12.napsh`.
+pub const ALIAS_SUFFIX: &str = ".napsh";
+
+/// Why something cannot be written into an ssh configuration safely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteError(pub String);
+
+impl fmt::Display for QuoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for QuoteError {}
+
+/// Quotes `word` for a POSIX shell (`sh -c`): bare when it only holds safe characters, else
+/// in single quotes (a `'` becomes `'\''`).
+pub fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Joins words into one shell command line.
+pub fn shell_join(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Escapes ssh's `%` tokens: the value is taken literally after ssh expands it.
+pub fn escape_percent(text: &str) -> String {
+    text.replace('%', "%%")
+}
+
+/// Refuses what no ssh_config quoting can carry: line breaks and NUL end the line, and
+/// `${` is expanded by ssh as an environment variable in path options.
+fn check_plain(what: &str, text: &str) -> Result<(), QuoteError> {
+    let shown = crate::sanitize::for_terminal_truncated(text, 80);
+    if text.contains(['\n', '\r', '\0']) {
+        return Err(QuoteError(format!(
+            "{what} {shown:?} contains a line break or NUL, which an ssh config cannot hold"
+        )));
+    }
+    if text.contains("${") {
+        return Err(QuoteError(format!(
+            "{what} {shown:?} contains `${{`, which ssh would expand as an environment variable; use a path without it"
+        )));
+    }
+    Ok(())
+}
+
+/// A path as one ssh_config argument: double-quoted, `\` and `"` escaped, `%` doubled.
+/// Safe for `UserKnownHostsFile`, `IdentityFile` and `Include` (no glob characters there:
+/// refused for `Include` by [`include_line`]).
+pub fn config_path(what: &str, path: &str) -> Result<String, QuoteError> {
+    check_plain(what, path)?;
+    let escaped = escape_percent(path)
+        .replace('\\', r"\\")
+        .replace('"', "\\\"");
+    Ok(format!("\"{escaped}\""))
+}
+
+/// The `Include` line that pulls napsh's generated file into `~/.ssh/config`.
+pub fn include_line(path: &str) -> Result<String, QuoteError> {
+    if path.contains(['*', '?', '[', ']']) {
+        return Err(QuoteError(format!(
+            "the generated config path {:?} contains a glob character, which `Include` would expand",
+            crate::sanitize::for_terminal_truncated(path, 80)
+        )));
+    }
+    check_plain("the generated config path", path)?;
+    let escaped = path.replace('\\', r"\\").replace('"', "\\\"");
+    Ok(format!("Include \"{escaped}\""))
+}
+
+/// The command ssh runs for a device (`ProxyCommand`): `napsh [--profile P] proxy SIM %p`,
+/// shell-quoted, then `%`-escaped (ssh expands tokens first, then runs it with `sh -c`).
+pub fn proxy_command(
+    napsh: &str,
+    profile: Option<&str>,
+    sim_id: &str,
+) -> Result<String, QuoteError> {
+    check_plain("the napsh path", napsh)?;
+    let mut words = vec![napsh.to_string()];
+    if let Some(p) = profile {
+        check_plain("the profile name", p)?;
+        words.extend(["--profile".to_string(), p.to_string()]);
+    }
+    words.extend(["proxy".to_string(), sim_id.to_string()]);
+    Ok(format!("{} %p", escape_percent(&shell_join(&words))))
+}
+
+/// What a device's pinned ssh connection needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedHost {
+    /// SIM id: the host-key alias and what `napsh proxy` is given.
+    pub sim_id: String,
+    /// Remote user (napsh's rules).
+    pub user: String,
+    /// Device SSH port (napsh's rules, else 22).
+    pub port: u16,
+}
+
+/// Where napsh and its files are, for the generated options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NapshPaths {
+    /// Absolute path of the napsh binary.
+    pub napsh: String,
+    /// `--profile` to pass to `napsh proxy`, when one was chosen.
+    pub profile: Option<String>,
+    /// napsh's known_hosts file.
+    pub known_hosts: String,
+}
+
+/// The ssh options that route a device through `napsh proxy` and pin its host key exactly as
+/// `napsh ssh` does (alias = SIM id, napsh's own known_hosts, trust on first use then strict),
+/// as `(keyword, value)` with values already quoted for ssh.
+pub fn pinned_options(
+    paths: &NapshPaths,
+    host: &PinnedHost,
+) -> Result<Vec<(&'static str, String)>, QuoteError> {
+    check_sim_id(&host.sim_id)?;
+    Ok(vec![
+        (
+            "ProxyCommand",
+            proxy_command(&paths.napsh, paths.profile.as_deref(), &host.sim_id)?,
+        ),
+        ("HostKeyAlias", host.sim_id.clone()),
+        (
+            "UserKnownHostsFile",
+            config_path("napsh's known_hosts path", &paths.known_hosts)?,
+        ),
+        ("GlobalKnownHostsFile", "/dev/null".into()),
+        ("StrictHostKeyChecking", "accept-new".into()),
+        ("CheckHostIP", "no".into()),
+        ("HashKnownHosts", "no".into()),
+        ("UpdateHostKeys", "no".into()),
+        ("ServerAliveInterval", "15".into()),
+        ("ServerAliveCountMax", "4".into()),
+    ])
+}
+
+/// A SIM id goes unquoted into `HostKeyAlias` and the proxy command: digits (and letters for
+/// other id schemes) only.
+fn check_sim_id(sim_id: &str) -> Result<(), QuoteError> {
+    if sim_id.is_empty() || !sim_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(QuoteError(format!(
+            "SIM id {:?} is not alphanumeric",
+            crate::sanitize::for_terminal_truncated(sim_id, 40)
+        )));
+    }
+    Ok(())
+}
+
+/// A user name goes unquoted into `User`: refuse what would change its meaning.
+fn check_user(user: &str) -> Result<(), QuoteError> {
+    if user.is_empty()
+        || user
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'%#\\$".contains(c))
+    {
+        return Err(QuoteError(format!(
+            "user {:?} cannot be written into an ssh config (whitespace, quote, %, #, $ or \\)",
+            crate::sanitize::for_terminal_truncated(user, 40)
+        )));
+    }
+    Ok(())
+}
+
+/// The same options as ssh command-line arguments (`-o Keyword=value` …, then `-l USER -p
+/// PORT`), for tools that take ssh arguments (Ansible's `ansible_ssh_common_args`).
+pub fn pinned_args(paths: &NapshPaths, host: &PinnedHost) -> Result<Vec<String>, QuoteError> {
+    check_user(&host.user)?;
+    let mut args = Vec::new();
+    for (key, value) in pinned_options(paths, host)? {
+        args.extend(["-o".to_string(), format!("{key}={value}")]);
+    }
+    Ok(args)
+}
+
+/// The `.napsh` alias of a device name: lower case (ssh lowercases host names), letters,
+/// digits, `-` and `_` kept, every other run of characters one `-`; `None` when nothing is
+/// left.
+pub fn alias_for_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-');
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// A device as the generated config lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigHost {
+    /// The `name` tag (any text).
+    pub name: String,
+    /// SIM id, user and port.
+    pub pinned: PinnedHost,
+}
+
+/// Translates napsh's `ssh_extra_args` into config lines: `-i FILE` → `IdentityFile`, `-l U`
+/// → `User`, `-o K=V` verbatim (ssh parses `-o` as a config line); anything else becomes a
+/// comment saying it was not translated.
+pub fn extra_args_lines(args: &[String]) -> Result<Vec<String>, QuoteError> {
+    let mut lines = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let line = match (flag.as_str(), it.clone().next()) {
+            ("-i", Some(file)) => format!("IdentityFile {}", config_path("IdentityFile", file)?),
+            ("-o", Some(opt)) => {
+                check_plain("ssh option", opt)?;
+                opt.clone()
+            }
+            ("-l", Some(user)) => {
+                check_user(user)?;
+                format!("User {user}")
+            }
+            _ => {
+                let shown = crate::sanitize::for_terminal_truncated(flag, 40);
+                lines.push(format!("# napsh: ssh_extra_args {shown:?} not translated"));
+                continue;
+            }
+        };
+        it.next();
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// Everything the generated file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigInput {
+    /// napsh's binary, profile and known_hosts.
+    pub paths: NapshPaths,
+    /// napsh's `ssh_extra_args` (translated for every device).
+    pub extra_args: Vec<String>,
+    /// The devices.
+    pub hosts: Vec<ConfigHost>,
+}
+
+/// Renders the whole generated file: one `Host NAME.napsh SIM.napsh` block per device (a name
+/// two devices share is left out, the SIM alias always works), then the shared options.
+pub fn render(input: &ConfigInput) -> Result<String, QuoteError> {
+    let mut out = String::from(
+        "# Generated by `napsh ssh-config`: every device as NAME.napsh and SIMID.napsh.\n\
+         # Regenerate after fleet changes: napsh ssh-config --install\n",
+    );
+    let names: Vec<Option<String>> = input
+        .hosts
+        .iter()
+        .map(|h| alias_for_name(&h.name))
+        .collect();
+    for (host, name) in input.hosts.iter().zip(&names) {
+        let shared = name.is_some() && names.iter().filter(|n| *n == name).count() > 1;
+        out.push('\n');
+        out.push_str(&host_block(&input.paths, host, name.as_deref(), shared)?);
+    }
+    let extra = extra_args_lines(&input.extra_args)?;
+    if !extra.is_empty() {
+        out.push_str(&format!("\nHost *{ALIAS_SUFFIX}\n"));
+        for line in extra {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    Ok(out)
+}
+
+/// One device's block.
+fn host_block(
+    paths: &NapshPaths,
+    host: &ConfigHost,
+    name: Option<&str>,
+    shared: bool,
+) -> Result<String, QuoteError> {
+    let sim = &host.pinned.sim_id;
+    check_user(&host.pinned.user)?;
+    let mut patterns = Vec::new();
+    let mut block = String::new();
+    match name {
+        Some(n) if shared => block.push_str(&format!(
+            "# {n}{ALIAS_SUFFIX} names several devices: use the SIM id alias\n"
+        )),
+        Some(n) if n != sim => patterns.push(format!("{n}{ALIAS_SUFFIX}")),
+        _ => {}
+    }
+    patterns.push(format!("{sim}{ALIAS_SUFFIX}"));
+    block.push_str(&format!("Host {}\n", patterns.join(" ")));
+    block.push_str(&format!("    User {}\n", host.pinned.user));
+    block.push_str(&format!("    Port {}\n", host.pinned.port));
+    for (key, value) in pinned_options(paths, &host.pinned)? {
+        block.push_str(&format!("    {key} {value}\n"));
+    }
+    Ok(block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn paths(napsh: &str, known_hosts: &str) -> NapshPaths {
+        NapshPaths {
+            napsh: napsh.into(),
+            profile: None,
+            known_hosts: known_hosts.into(),
+        }
+    }
+
+    fn host(name: &str, sim: &str) -> ConfigHost {
+        ConfigHost {
+            name: name.into(),
+            pinned: PinnedHost {
+                sim_id: sim.into(),
+                user: "pi".into(),
+                port: 22,
+            },
+        }
+    }
+
+    #[rstest]
+    #[case("napsh", "napsh")]
+    #[case("/usr/bin/napsh", "/usr/bin/napsh")]
+    #[case("/opt/my tools/napsh", "'/opt/my tools/napsh'")]
+    #[case("/o'brien/napsh", r"'/o'\''brien/napsh'")]
+    #[case("", "''")]
+    #[case("$(reboot)", "'$(reboot)'")]
+    #[case("a;b", "'a;b'")]
+    fn shell_quoting(#[case] word: &str, #[case] quoted: &str) {
+        assert_eq!(shell_quote(word), quoted);
+    }
+
+    #[rstest]
+    #[case("/usr/bin/napsh", None, "/usr/bin/napsh proxy 8942 %p")]
+    #[case("/opt/50% off/napsh", None, "'/opt/50%% off/napsh' proxy 8942 %p")]
+    #[case(
+        "/usr/bin/napsh",
+        Some("work prof"),
+        "/usr/bin/napsh --profile 'work prof' proxy 8942 %p"
+    )]
+    #[case("/x/%p/napsh", None, "/x/%%p/napsh proxy 8942 %p")]
+    fn proxy_commands(#[case] napsh: &str, #[case] profile: Option<&str>, #[case] want: &str) {
+        assert_eq!(proxy_command(napsh, profile, "8942").unwrap(), want);
+    }
+
+    #[rstest]
+    #[case("/home/u/kh", r#""/home/u/kh""#)]
+    #[case("/home/a b/kh", r#""/home/a b/kh""#)]
+    #[case("/home/100%/kh", r#""/home/100%%/kh""#)]
+    #[case(r#"/q"uote\d/kh"#, r#""/q\"uote\\d/kh""#)]
+    fn config_paths(#[case] path: &str, #[case] want: &str) {
+        assert_eq!(config_path("p", path).unwrap(), want);
+    }
+
+    #[rstest]
+    #[case("/a\nb", "line break")]
+    #[case("/a\0b", "NUL")]
+    #[case("/${HOME}/x", "environment variable")]
+    fn unquotable_paths_are_refused(#[case] path: &str, #[case] why: &str) {
+        let err = config_path("napsh's known_hosts path", path).unwrap_err().0;
+        assert!(err.contains(why) && err.contains("known_hosts"), "{err}");
+        assert!(proxy_command(path, None, "1").is_err());
+    }
+
+    #[rstest]
+    #[case(
+        "/home/u/.config/napsh/ssh_config",
+        r#"Include "/home/u/.config/napsh/ssh_config""#
+    )]
+    #[case("/home/a b/%x", r#"Include "/home/a b/%x""#)]
+    fn include_lines(#[case] path: &str, #[case] want: &str) {
+        assert_eq!(include_line(path).unwrap(), want);
+    }
+
+    #[test]
+    fn include_refuses_globs() {
+        assert!(include_line("/home/*/c").unwrap_err().0.contains("glob"));
+    }
+
+    #[rstest]
+    #[case("kiosk-12", Some("kiosk-12"))]
+    #[case("Kiosk 12 (Osaka)", Some("kiosk-12-osaka"))]
+    #[case("  ..  ", None)]
+    #[case("", None)]
+    #[case("cam_01", Some("cam_01"))]
+    #[case("a*b?c!d,e", Some("a-b-c-d-e"))]
+    #[case("\u{1b}[31mred", Some("31mred"))]
+    #[case("日本", None)]
+    fn aliases(#[case] name: &str, #[case] want: Option<&str>) {
+        assert_eq!(alias_for_name(name).as_deref(), want);
+    }
+
+    #[test]
+    fn renders_a_pinned_block_per_device() {
+        let input = ConfigInput {
+            paths: paths(
+                "/opt/na psh/napsh",
+                "/home/u/.local/share/napsh/known_hosts",
+            ),
+            extra_args: vec![],
+            hosts: vec![host("Kiosk 12", "8942000000000000012")],
+        };
+        let text = render(&input).unwrap();
+        let want = "\nHost kiosk-12.napsh 8942000000000000012.napsh\n    User pi\n    Port 22\n    ProxyCommand '/opt/na psh/napsh' proxy 8942000000000000012 %p\n    HostKeyAlias 8942000000000000012\n    UserKnownHostsFile \"/home/u/.local/share/napsh/known_hosts\"\n    GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking accept-new\n";
+        assert!(text.contains(want), "{text}");
+    }
+
+    #[test]
+    fn shared_names_only_get_sim_aliases() {
+        let input = ConfigInput {
+            paths: paths("/n", "/k"),
+            extra_args: vec![],
+            hosts: vec![host("cam", "1"), host("CAM", "2"), host("", "3")],
+        };
+        let text = render(&input).unwrap();
+        assert!(!text.contains("Host cam.napsh"), "{text}");
+        assert!(text.contains("Host 1.napsh\n") && text.contains("Host 2.napsh\n"));
+        assert!(text.contains("# cam.napsh names several devices"));
+        assert!(text.contains("Host 3.napsh\n"));
+    }
+
+    #[test]
+    fn extra_args_become_directives() {
+        let args: Vec<String> = [
+            "-i",
+            "/k 1/id",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-v",
+            "-l",
+            "ops",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            extra_args_lines(&args).unwrap(),
+            vec![
+                "IdentityFile \"/k 1/id\"".to_string(),
+                "IdentitiesOnly=yes".into(),
+                "# napsh: ssh_extra_args \"-v\" not translated".into(),
+                "User ops".into(),
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case("bad user")]
+    #[case("50%")]
+    #[case("a\"b")]
+    #[case("")]
+    fn users_that_cannot_be_written_are_refused(#[case] user: &str) {
+        let mut h = host("x", "1");
+        h.pinned.user = user.into();
+        let input = ConfigInput {
+            paths: paths("/n", "/k"),
+            extra_args: vec![],
+            hosts: vec![h],
+        };
+        assert!(render(&input).unwrap_err().0.contains("user"));
+    }
+
+    #[test]
+    fn args_carry_the_same_pinning() {
+        let p = PinnedHost {
+            sim_id: "77".into(),
+            user: "pi".into(),
+            port: 22,
+        };
+        let args = pinned_args(&paths("/a b/napsh", "/k h"), &p).unwrap();
+        assert!(args.contains(&"ProxyCommand='/a b/napsh' proxy 77 %p".to_string()));
+        assert!(args.contains(&"HostKeyAlias=77".to_string()));
+        assert!(args.contains(&"UserKnownHostsFile=\"/k h\"".to_string()));
+        assert!(pinned_args(
+            &paths("/n", "/k"),
+            &PinnedHost {
+                sim_id: "7 7".into(),
+                ..p
+            }
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! `napsh proxy DEVICE PORT`: a byte pipe between stdin/stdout and a mapping of the device
+//! port, for ssh's ProxyCommand. stdout carries the device's bytes and nothing else; every
+//! message goes to stderr. The mapping is released (deleted when napsh created it for this
+//! pipe) when the pipe ends or ssh hangs up.
+
+use super::reach::{lifetime, Session};
+use crate::app::App;
+use crate::cli_reach::ProxyArgs;
+use crate::error::{self, NapshError};
+use crate::output;
+use crate::signals::{exit_code, Signals};
+use anyhow::{Context, Result};
+use napsh_core::messages::ErrorKind;
+use napsh_core::sanitize::for_terminal;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// How long connecting to the mapping may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs `napsh proxy`.
+pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
+    let mut signals = Signals::install()?;
+    // ssh records a first-use host key in napsh's known_hosts: its directory must exist.
+    crate::paths::ensure_private_dir(&app.dirs.data)?;
+    let device = crate::devices::resolve_all(app, &[args.device.as_str()])
+        .await?
+        .remove(0);
+    let session = Session::start(app, lifetime(app, args.duration)?).await?;
+    let ensured = match session.ensure(app, &device, args.port, &mut signals).await {
+        Ok(r) => r?,
+        Err(code) => return Ok(code),
+    };
+    let (ip, port) = (ensured.mapping.ip_address.clone(), ensured.mapping.port);
+    tracing::info!(%ip, port, reused = ensured.reused, "piping through the mapping");
+    let piping = tokio::task::spawn_blocking(move || {
+        let sock = connect(&ip, port)?;
+        crate::forward::pipe_stdio(sock)
+    });
+    let code = tokio::select! {
+        done = piping => match done.context("the pipe thread failed") {
+            Ok(Ok(moved)) => {
+                tracing::info!(up = moved.up, down = moved.down, "pipe ended");
+                0
+            }
+            Ok(Err(e)) | Err(e) => {
+                output::note(&format!("napsh proxy: {}: {}", for_terminal(device.label()), error::one_line(&e)));
+                error::kind_of(&e).exit_code()
+            }
+        },
+        sig = signals.recv() => exit_code(sig),
+    };
+    session.release(app, &ensured, args.keep).await;
+    Ok(code)
+}
+
+/// Connects to the mapping endpoint (blocking, bounded by [`CONNECT_TIMEOUT`]).
+fn connect(ip: &str, port: u16) -> Result<TcpStream> {
+    let addr: SocketAddr = (ip, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            NapshError::new(
+                ErrorKind::Network,
+                format!(
+                    "the mapping address {}:{port} is not an address",
+                    for_terminal(ip)
+                ),
+            )
+        })?;
+    TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| {
+        NapshError::new(
+            ErrorKind::Network,
+            format!("cannot connect to the mapping {addr}: {e}"),
+        )
+        .hint("your address may no longer match the mapping's source range (set source_cidr)")
+        .into()
+    })
+}

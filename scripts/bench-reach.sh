@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Throughput and latency of napsh's reach, side by side in one run, against the emulator
+# (release builds) with a real sshd device:
+#   (a) a TCP stream of BENCH_MB through `napsh tunnel` vs a direct loopback connection to the
+#       same target, and vs the Napter mapping endpoint itself (the emulator's forwarder) so the
+#       ratio isolates napsh's own cost; plus the added latency per round trip.
+#   (b) `scp` of a BENCH_SCP_MB file through `napsh proxy` (the ssh-config ProxyCommand) vs scp
+#       direct to the same sshd, and vs scp to the mapping endpoint.
+# Goals: tunnel >= 0.8, scp through proxy >= 0.9. Numbers are noisy on a shared 2-core box.
+# Usage: scripts/bench-reach.sh   (env: BENCH_MB=200 BENCH_SCP_MB=200 BENCH_REPS=5 BENCH_RTT=2000;
+#        BENCH_DEBUG=1 uses debug builds, only to try the script)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MB=${BENCH_MB:-200}
+SCP_MB=${BENCH_SCP_MB:-200}
+REPS=${BENCH_REPS:-5}
+RTT=${BENCH_RTT:-2000}
+
+scripts/ensure-tools.sh --no-zellij
+profile=release
+[ "${BENCH_DEBUG:-0}" = 1 ] && profile=debug   # only to try the script quickly
+cargo build --profile "${profile/debug/dev}" --locked -q -p napsh -p napsh-emulator
+bin="${CARGO_TARGET_DIR:-$(pwd)/target}/$profile"
+
+work=$(mktemp -d -t napsh-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export XDG_CONFIG_HOME="$work/config" XDG_CACHE_HOME="$work/cache" XDG_STATE_HOME="$work/state" \
+  XDG_DATA_HOME="$work/data" SORACOM_PROFILE_DIR="$work/soracom" SORACOM_PROFILE=bench HOME="$work/home"
+umask 077
+mkdir -p "$SORACOM_PROFILE_DIR" "$XDG_CONFIG_HOME/napsh" "$HOME" "$work/emulator"
+napsh="$bin/napsh"
+
+# A loopback target: port A streams BYTES then closes, port B echoes. Plus its clients.
+cat >"$work/net.py" <<'PY'
+import socket, sys, threading, time, statistics
+def serve(n_bytes):
+    chunk = memoryview(b"\x5a" * (1 << 20))
+    def stream(c):
+        left = n_bytes
+        while left > 0:
+            k = min(left, len(chunk)); c.sendall(chunk[:k]); left -= k
+        c.close()
+    def echo(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            c.sendall(d)
+        c.close()
+    ports = []
+    for handler in (stream, echo):
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); ports.append(s.getsockname()[1])
+        def loop(s=s, h=handler):
+            while True:
+                c, _ = s.accept(); threading.Thread(target=h, args=(c,), daemon=True).start()
+        threading.Thread(target=loop, daemon=True).start()
+    print(*ports, flush=True)
+    threading.Event().wait()
+def pull(port):
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    buf = bytearray(1 << 20); view = memoryview(buf); total = 0; t = time.perf_counter()
+    while True:
+        n = s.recv_into(view)
+        if not n: break
+        total += n
+    dt = time.perf_counter() - t
+    print(f"{total / dt / 1e6:.1f}")
+def rtt(port, count):
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    samples = []
+    for _ in range(int(count)):
+        t = time.perf_counter(); s.sendall(b"x"); s.recv(1); samples.append(time.perf_counter() - t)
+    print(f"{statistics.median(samples) * 1e6:.1f}")
+{"serve": lambda a: serve(int(a[0])), "pull": lambda a: pull(a[0]), "rtt": lambda a: rtt(*a)}[sys.argv[1]](sys.argv[2:])
+PY
+
+python3 "$work/net.py" serve $((MB * 1000 * 1000)) >"$work/targets" &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/targets" ] && break; sleep 0.1; done
+read -r stream_port echo_port <"$work/targets"
+
+ssh-keygen -q -t ed25519 -N '' -C napsh-bench -f "$work/id_ed25519"
+cat >"$work/fleet.toml" <<TOML
+[ssh]
+authorized_keys = "$work/id_ed25519.pub"
+[[credentials]]
+auth_key_id = "keyId-bench"
+auth_key = "secret-bench-0123456789"
+[[devices]]
+name = "bench-1"
+online = true
+ssh = "spawn"
+ports = { 9000 = "127.0.0.1:$stream_port", 9001 = "127.0.0.1:$echo_port" }
+TOML
+"$bin/napsh-emulator" --fleet "$work/fleet.toml" --work-dir "$work/emulator" \
+  >"$work/emulator/ready.line" 2>"$work/emulator/log" &
+pids+=($!)
+for _ in $(seq 1 200); do [ -s "$work/emulator/ready.line" ] && break; sleep 0.1; done
+api=$(sed -n 's/.*"api":"\([^"]*\)".*/\1/p' "$work/emulator/ready.line")
+sshd_port=$(sed -n 's/.*"sshPort":\([0-9]*\).*/\1/p' "$work/emulator/ready.line")
+[ -n "$api" ] && [ -n "$sshd_port" ] || { echo "bench: the emulator did not start" >&2; cat "$work/emulator/log" >&2; exit 1; }
+cat >"$SORACOM_PROFILE_DIR/bench.json" <<JSON
+{"coverageType":"jp","authKeyId":"keyId-bench","authKey":"secret-bench-0123456789","endpoint":"$api"}
+JSON
+cat >"$XDG_CONFIG_HOME/napsh/config.toml" <<TOML
+default_user = "$(id -un)"
+source_cidr = "127.0.0.1/32"
+ssh_extra_args = ["-i", "$work/id_ed25519", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
+TOML
+
+# Best and median of a list of numbers (higher is better for MB/s).
+stats() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; print(f"{max(v):.1f} {s.median(v):.1f}")' "$@"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+echo "== (a) napsh tunnel: $MB MB streams x $REPS, $RTT round trips" >&2
+"$napsh" tunnel bench-1 -p 9000:0 -p 9001:0 >"$work/tunnel.out" 2>"$work/tunnel.err" &
+tunnel_pid=$!
+pids+=("$tunnel_pid")
+for _ in $(seq 1 200); do grep -q "tunnel open" "$work/tunnel.err" 2>/dev/null && break; sleep 0.1; done
+grep -q "tunnel open" "$work/tunnel.err" || { cat "$work/tunnel.err" >&2; exit 1; }
+line_for() { grep "⇒ bench-1:$1 " "$work/tunnel.out"; }
+tunnel_stream=$(line_for 9000 | sed -n 's/^127\.0\.0\.1:\([0-9]*\) .*/\1/p')
+tunnel_echo=$(line_for 9001 | sed -n 's/^127\.0\.0\.1:\([0-9]*\) .*/\1/p')
+mapping_stream=$(line_for 9000 | sed -n 's/.*(mapping 127\.0\.0\.1:\([0-9]*\)).*/\1/p')
+mapping_echo=$(line_for 9001 | sed -n 's/.*(mapping 127\.0\.0\.1:\([0-9]*\)).*/\1/p')
+
+direct=() mapping=() tunnel=()
+for _ in $(seq 1 "$REPS"); do
+  direct+=("$(python3 "$work/net.py" pull "$stream_port")")
+  mapping+=("$(python3 "$work/net.py" pull "$mapping_stream")")
+  tunnel+=("$(python3 "$work/net.py" pull "$tunnel_stream" 2>/dev/null)")
+done
+read -r d_best d_med <<<"$(stats "${direct[@]}")"
+read -r m_best m_med <<<"$(stats "${mapping[@]}")"
+read -r t_best t_med <<<"$(stats "${tunnel[@]}")"
+rtt_direct=$(python3 "$work/net.py" rtt "$echo_port" "$RTT")
+rtt_mapping=$(python3 "$work/net.py" rtt "$mapping_echo" "$RTT")
+rtt_tunnel=$(python3 "$work/net.py" rtt "$tunnel_echo" "$RTT")
+kill -TERM "$tunnel_pid"; wait "$tunnel_pid" 2>/dev/null || true
+
+echo "== (b) scp of $SCP_MB MB x $REPS: through napsh proxy vs direct" >&2
+head -c $((SCP_MB * 1000 * 1000)) /dev/urandom >"$work/big.bin"
+"$napsh" ssh-config >"$work/ssh_config"
+ssh_opts=(-i "$work/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
+user=$(id -un)
+"$napsh" connect --keep bench-1 >"$work/connect.out"
+mapping_ssh=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/connect.out" | head -1)
+scp_rate() { # prints MB/s of one scp
+  local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N)
+  python3 -c "print(f'{$SCP_MB/($t1-$t0):.1f}')"
+}
+s_direct=() s_mapping=() s_proxy=()
+for _ in $(seq 1 "$REPS"); do
+  s_direct+=("$(scp_rate scp -q "${ssh_opts[@]}" -P "$sshd_port" "$work/big.bin" "$user@127.0.0.1:$work/dst.bin")")
+  s_mapping+=("$(scp_rate scp -q "${ssh_opts[@]}" -P "$mapping_ssh" "$work/big.bin" "$user@127.0.0.1:$work/dst.bin")")
+  s_proxy+=("$(scp_rate scp -q -F "$work/ssh_config" -o LogLevel=ERROR "$work/big.bin" bench-1.napsh:$work/dst.bin)")
+done
+"$napsh" mappings close --all >/dev/null
+read -r sd_best sd_med <<<"$(stats "${s_direct[@]}")"
+read -r sm_best sm_med <<<"$(stats "${s_mapping[@]}")"
+read -r sp_best sp_med <<<"$(stats "${s_proxy[@]}")"
+
+verdict() { python3 -c "print('ok' if $1 >= $2 else 'MISSES the goal')"; }
+cat <<REPORT
+
+napsh reach benchmark ($(nproc) cores, release builds; MB/s, best / median of $REPS)
+  (a) TCP stream of $MB MB
+      direct to the target          $d_best / $d_med
+      Napter mapping endpoint       $m_best / $m_med   (the emulator's forwarder alone)
+      napsh tunnel                  $t_best / $t_med
+      ratio tunnel/direct           $(ratio "$t_med" "$d_med")  (goal >= 0.8: $(verdict "$(ratio "$t_med" "$d_med")" 0.8))
+      ratio tunnel/mapping          $(ratio "$t_med" "$m_med")  (napsh's own cost: $(verdict "$(ratio "$t_med" "$m_med")" 0.8))
+      round trip (median of $RTT)   direct ${rtt_direct} µs, mapping ${rtt_mapping} µs, tunnel ${rtt_tunnel} µs
+      added by napsh tunnel         $(python3 -c "print(f'{$rtt_tunnel-$rtt_mapping:.1f}')") µs per round trip
+  (b) scp of $SCP_MB MB
+      scp direct to sshd            $sd_best / $sd_med
+      scp to the mapping endpoint   $sm_best / $sm_med
+      scp via napsh proxy           $sp_best / $sp_med
+      ratio proxy/direct            $(ratio "$sp_med" "$sd_med")  (goal >= 0.9: $(verdict "$(ratio "$sp_med" "$sd_med")" 0.9))
+      ratio proxy/mapping           $(ratio "$sp_med" "$sm_med")  (napsh's own cost: $(verdict "$(ratio "$sp_med" "$sm_med")" 0.9))
+REPORT

@@ -438,7 +438,7 @@ fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) 
                 format!("Soracom rate-limited {what} ({message})"),
             )
             .hint(format!(
-                "wait {} seconds and try again (napsh waits at most {} s by itself)",
+                "wait {} s and try again (napsh waits at most {} s by itself)",
                 wait.as_secs().max(1),
                 policy.max_rate_limit_wait.as_secs()
             ))

@@ -9,6 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use napsh_core::ssh_config::{
     alias_for_name, config_path, include_line, proxy_command, shell_join, shell_quote,
+    shell_quote_command,
 };
 
 /// What `%p` expands to in the model of ssh.
@@ -17,7 +18,14 @@ const PORT: &str = "2222";
 fuzz_target!(|text: &str| {
     let fields: Vec<String> = text.split('\u{1f}').map(String::from).collect();
     for word in &fields {
-        assert_eq!(sh_words(&shell_quote(word)), Ok(vec![word.clone()]), "{word:?}");
+        let as_argument = format!("x {}", shell_quote(word));
+        assert_eq!(sh_words(&as_argument), Ok(vec!["x".into(), word.clone()]));
+        let as_command = shell_quote_command(word);
+        assert_eq!(
+            sh_words(&as_command),
+            Ok(vec![word.clone()]),
+            "{as_command:?}"
+        );
         check_config_path(word);
         check_include(word);
         check_alias(word);
@@ -38,7 +46,11 @@ fn check_config_path(path: &str) {
     assert!(!token.contains(['\n', '\r', '\0']), "{token:?}");
     if !path.starts_with('~') {
         let read = ssh_args(&token).map(|a| a.iter().map(|w| percent_expand(w)).collect());
-        assert_eq!(read, Ok(vec![Ok(path.to_string())]), "{path:?} as {token:?}");
+        assert_eq!(
+            read,
+            Ok(vec![Ok(path.to_string())]),
+            "{path:?} as {token:?}"
+        );
     }
 }
 
@@ -47,7 +59,10 @@ fn check_include(path: &str) {
     let Ok(line) = include_line(path) else {
         return;
     };
-    assert!(!path.contains(['*', '?', '[', ']']) && !unwritable(path), "{path:?}");
+    assert!(
+        !path.contains(['*', '?', '[', ']']) && !unwritable(path),
+        "{path:?}"
+    );
     let rest = line.strip_prefix("Include ").expect("an Include line");
     assert_eq!(ssh_args(rest), Ok(vec![path.to_string()]), "{line:?}");
 }

@@ -28,7 +28,10 @@ fn check_text(text: &str) {
         }
         Err(e) => {
             let message = e.to_string();
-            assert!(!message.chars().any(is_unsafe), "unsafe message {message:?}");
+            assert!(
+                !message.chars().any(is_unsafe),
+                "unsafe message {message:?}"
+            );
             assert!(message.contains("REMOTE:BIND:LOCAL"), "{message:?}");
         }
     }

@@ -84,14 +84,14 @@ fn check_proxy_command(napsh: &str, profile: Option<&str>) {
     assert_eq!(sh_words(&expanded), Ok(want), "{command:?}");
 }
 
-/// A `.napsh` alias: `[a-z0-9_-]`, no `-` at either end or twice in a row, stable.
+/// A `.napsh` alias: `[a-z0-9_-]`, no `-` at either end, stable (a `--` of the name stays).
 fn check_alias(name: &str) {
     let Some(alias) = alias_for_name(name) else {
         return;
     };
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
     assert!(alias.chars().all(allowed), "{alias:?}");
-    assert!(!alias.starts_with('-') && !alias.ends_with('-') && !alias.contains("--"));
+    assert!(!alias.starts_with('-') && !alias.ends_with('-'), "{alias:?}");
     assert_eq!(alias_for_name(&alias), Some(alias.clone()));
 }
 

@@ -298,6 +298,12 @@ fn tunnel_to_the_ssh_port_refuses_a_changed_host_key_at_start_and_per_connection
         out.stderr
     );
     assert_no_mapping_left(&env);
+    // The journal: the first tunnel ran (exit 0), the second was refused at its key check
+    // (with the mapping it checked through).
+    let entries = journaled(&env, "tunnel", 2);
+    assert_eq!(entries[0]["exitCode"], 0, "{entries:#?}");
+    assert_mapped_entry(&env, &entries[1], 22);
+    assert_eq!(entries[1]["error"], "host_key_changed", "{entries:#?}");
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub struct JournalEntry {
     /// Whether that mapping was reused (`false`: created for this session).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mapping_reused: Option<bool>,
+    /// The device port reached, for sessions to a chosen port (`proxy`, `tunnel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// Exit code of the remote command or session, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -134,13 +137,22 @@ pub fn history_rows(entries: &[&JournalEntry]) -> Vec<Vec<String>> {
                 for_terminal_truncated(&e.local_user, 16),
                 for_terminal_truncated(&e.device, 28),
                 for_terminal(&e.sim_id),
-                for_terminal_truncated(&e.kind, 12),
+                kind_cell(e),
                 mapping,
                 e.source.as_deref().map_or_else(dash, for_terminal),
                 e.outcome(),
             ]
         })
         .collect()
+}
+
+/// The KIND cell: `ssh`, or with the device port `tunnel:8080`.
+fn kind_cell(e: &JournalEntry) -> String {
+    let kind = for_terminal_truncated(&e.kind, 12);
+    match e.port {
+        Some(port) => format!("{kind}:{port}"),
+        None => kind,
+    }
 }
 
 /// `1.2s`, `3m04s`, `1h02m`: a session's length.
@@ -199,6 +211,7 @@ mod tests {
             source: Some("198.51.100.7/32".into()),
             mapping: Some("203.0.113.1:40000".into()),
             mapping_reused: Some(false),
+            port: None,
             exit_code: Some(0),
             error: None,
         }
@@ -222,6 +235,20 @@ mod tests {
             "absent fields are left out: {line}"
         );
         assert_eq!(parse(&line), vec![entry("kiosk", "8981", 0)]);
+    }
+
+    #[test]
+    fn a_device_port_is_kept_and_shown_with_the_kind_and_older_lines_still_parse() {
+        let mut e = entry("kiosk", "8981", 0);
+        e.kind = "tunnel".into();
+        e.port = Some(8080);
+        let line = to_line(&e);
+        assert!(line.contains("\"port\":8080"), "{line}");
+        assert_eq!(parse(&line), vec![e.clone()]);
+        assert_eq!(history_rows(&[&e])[0][5], "tunnel:8080");
+        let old = to_line(&entry("kiosk", "8981", 0));
+        assert!(!old.contains("port"), "{old}");
+        assert_eq!(history_rows(&[&parse(&old)[0]])[0][5], "ssh");
     }
 
     #[test]

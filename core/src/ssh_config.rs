@@ -19,21 +19,51 @@ impl fmt::Display for QuoteError {
 
 impl std::error::Error for QuoteError {}
 
-/// Quotes `word` for a POSIX shell (`sh -c`): bare when it only holds safe characters, else
-/// in single quotes (a `'` becomes `'\''`).
+/// Quotes `word` as an argument for a POSIX shell (`sh -c`): bare when it only holds safe
+/// characters, else in single quotes (a `'` becomes `'\''`).
 pub fn shell_quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
         return word.to_string();
     }
+    single_quoted(word)
+}
+
+/// Quotes `word` as the command (first word of a line): as [`shell_quote`], and quoted when
+/// it would read as an assignment (`NAME=…` first on a line sets NAME and runs the next word).
+pub fn shell_quote_command(word: &str) -> String {
+    if looks_like_assignment(word) {
+        return single_quoted(word);
+    }
+    shell_quote(word)
+}
+
+/// `'word'`, each `'` as `'\''`.
+fn single_quoted(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
-/// Joins words into one shell command line.
+/// `NAME=…` with NAME a shell variable name (letters, digits, `_`, not starting with a digit).
+fn looks_like_assignment(word: &str) -> bool {
+    let Some((name, _)) = word.split_once('=') else {
+        return false;
+    };
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Joins words into one shell command line (the first one quoted as the command).
 pub fn shell_join(words: &[String]) -> String {
     words
         .iter()
-        .map(|w| shell_quote(w))
+        .enumerate()
+        .map(|(i, w)| match i {
+            0 => shell_quote_command(w),
+            _ => shell_quote(w),
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -341,8 +371,23 @@ mod tests {
     #[case("", "''")]
     #[case("$(reboot)", "'$(reboot)'")]
     #[case("a;b", "'a;b'")]
+    #[case("HostKeyAlias=77", "HostKeyAlias=77")]
     fn shell_quoting(#[case] word: &str, #[case] quoted: &str) {
         assert_eq!(shell_quote(word), quoted);
+    }
+
+    // Found by fuzzing: bare, `FOO=bar` first on a line is an assignment, not the command.
+    #[rstest]
+    #[case("FOO=bar", "'FOO=bar'")]
+    #[case("_x1=", "'_x1='")]
+    #[case("--opt=1", "--opt=1")]
+    #[case("/a=b/napsh", "/a=b/napsh")]
+    #[case("1x=y", "1x=y")]
+    #[case("a b", "'a b'")]
+    fn command_quoting(#[case] word: &str, #[case] quoted: &str) {
+        assert_eq!(shell_quote_command(word), quoted);
+        let words = [word.to_string(), "X=1".to_string()];
+        assert_eq!(shell_join(&words), format!("{quoted} X=1"));
     }
 
     #[rstest]
@@ -354,6 +399,7 @@ mod tests {
         "/usr/bin/napsh --profile 'work prof' proxy 8942 %p"
     )]
     #[case("/x/%p/napsh", None, "/x/%%p/napsh proxy 8942 %p")]
+    #[case("NAPSH=1", None, "'NAPSH=1' proxy 8942 %p")]
     fn proxy_commands(#[case] napsh: &str, #[case] profile: Option<&str>, #[case] want: &str) {
         assert_eq!(proxy_command(napsh, profile, "8942").unwrap(), want);
     }

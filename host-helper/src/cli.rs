@@ -414,8 +414,10 @@ Examples:
 
 const HISTORY_AFTER: &str = "\
 The journal is $XDG_STATE_HOME/napsh/journal.jsonl (JSON lines, 0600, append-only): one line per
-session of `napsh ssh`, `exec` and `keys` with the local user, device name and SIM id, start,
-end and duration, the source range, the mapping (ip:port, created or reused), the kind and how
+session of `napsh ssh`, `exec` and `keys`, per `napsh proxy` run (each scp, sftp, rsync, ssh or
+Ansible connection through `napsh ssh-config`) and per `napsh tunnel` forward, with the local
+user, device name and SIM id, start, end and duration, the source range, the mapping (ip:port,
+created or reused), the kind (with the device port for proxy and tunnel: `tunnel:8080`) and how
 it ended (exit code or error kind). It never holds a password or token.
 
 Examples:

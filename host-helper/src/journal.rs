@@ -97,6 +97,7 @@ impl Record {
                 source: None,
                 mapping: None,
                 mapping_reused: None,
+                port: None,
                 exit_code: None,
                 error: None,
             },
@@ -107,6 +108,11 @@ impl Record {
     /// The source range the mapping allows.
     pub fn source(&mut self, source: &ipnet::IpNet) {
         self.entry.source = Some(source.to_string());
+    }
+
+    /// The device port the session reaches (`proxy`, `tunnel`).
+    pub fn port(&mut self, port: u16) {
+        self.entry.port = Some(port);
     }
 
     /// The mapping the session goes through.

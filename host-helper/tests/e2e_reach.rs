@@ -3,10 +3,14 @@
 //! refusal), `napsh proxy` (a pure pipe with half-close), `napsh ssh-config` (the real scp,
 //! sftp and rsync through the generated config, from paths with spaces and `%`; per-SIM trust)
 //! and `napsh inventory` (the real `ansible -m ping`). Every test ends with no mapping left.
+//! The session journal (`napsh history --json`) holds one `proxy` entry per ssh connection
+//! and one `tunnel` entry per forward, with how each ended and no secret.
 
+use napsh_e2e::journal;
 use napsh_e2e::reach::{AwkwardInstall, Behaviour, LoopbackServer, RunningTunnel};
 use napsh_e2e::{require_tool, Output, TestEnv};
 use rstest::rstest;
+use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -72,6 +76,27 @@ fn run(cmd: &mut Command) -> Output {
     )
 }
 
+/// The journal entries of `kind` once there are `count` of them (napsh writes an entry just
+/// after deleting its mapping), checked free of secrets.
+fn journaled(env: &TestEnv, kind: &str, count: usize) -> Vec<Value> {
+    env.wait_until(20, || journal::entries(env, kind).len() >= count);
+    let entries = journal::entries(env, kind);
+    assert_eq!(entries.len(), count, "{kind} entries: {entries:#?}");
+    entries
+}
+
+/// An entry of a session to `web-1` that went through a mapping of device port `port`.
+fn assert_mapped_entry(env: &TestEnv, e: &Value, port: u16) {
+    assert_eq!(e["device"], "web-1", "{e}");
+    assert_eq!(e["simId"], env.sim_id("web-1").as_str(), "{e}");
+    assert_eq!(e["port"], port, "{e}");
+    assert!(
+        e["mapping"].as_str().is_some_and(|m| m.contains(':')),
+        "{e}"
+    );
+    assert!(e["source"].as_str().is_some_and(|s| s.contains('/')), "{e}");
+}
+
 /// ssh options of the env's key (what `ssh_extra_args` gives napsh).
 fn key_args(env: &TestEnv) -> Vec<String> {
     vec![
@@ -130,6 +155,15 @@ fn tunnel_relays_http_and_ssh_logs_each_connection_and_deletes_its_mappings() {
     }
     assert_no_mapping_left(&env);
     assert!(TcpStream::connect(web).is_err(), "the listener is gone");
+
+    let mut entries = journaled(&env, "tunnel", 2);
+    entries.sort_by_key(|e| e["port"].as_u64());
+    for (e, port) in entries.iter().zip([22, 8080]) {
+        assert_mapped_entry(&env, e, port);
+        assert_eq!(e["mappingReused"], false, "{e}");
+        assert_eq!(e["exitCode"], 0, "stopped with SIGINT: {e}");
+        assert!(e.get("error").is_none(), "{e}");
+    }
 }
 
 #[test]
@@ -172,6 +206,17 @@ fn tunnel_takes_a_free_port_when_the_default_is_taken_and_warns_about_a_broken_f
     let (code, _) = tunnel.stop();
     assert_eq!(code, 0);
     assert_no_mapping_left(&env);
+
+    let entries = journaled(&env, "tunnel", 2);
+    let by_port = |p: u16| entries.iter().find(|e| e["port"] == p).expect("an entry");
+    assert_mapped_entry(&env, by_port(busy), busy);
+    assert_eq!(by_port(busy)["exitCode"], 0, "{entries:#?}");
+    let broken = by_port(8080);
+    assert_eq!(
+        broken["error"], "config",
+        "the forward that cannot listen: {broken}"
+    );
+    assert!(broken.get("mapping").is_none() && broken.get("exitCode").is_none());
 }
 
 #[rstest]
@@ -253,6 +298,12 @@ fn tunnel_to_the_ssh_port_refuses_a_changed_host_key_at_start_and_per_connection
         out.stderr
     );
     assert_no_mapping_left(&env);
+    // The journal: the first tunnel ran (exit 0), the second was refused at its key check
+    // (with the mapping it checked through).
+    let entries = journaled(&env, "tunnel", 2);
+    assert_eq!(entries[0]["exitCode"], 0, "{entries:#?}");
+    assert_mapped_entry(&env, &entries[1], 22);
+    assert_eq!(entries[1]["error"], "host_key_changed", "{entries:#?}");
 }
 
 #[test]
@@ -466,6 +517,13 @@ fn scp_sftp_and_rsync_work_through_the_generated_config_from_awkward_paths() {
         "pinned per SIM only: {pinned}"
     );
     assert_no_mapping_left(&env);
+
+    // scp, sftp, rsync and ssh: one `napsh proxy` each, ended when ssh hung up.
+    for e in journaled(&env, "proxy", 4) {
+        assert_mapped_entry(&env, &e, 22);
+        assert_eq!(e["exitCode"], 0, "{e}");
+        assert!(e.get("error").is_none(), "{e}");
+    }
 }
 
 #[test]

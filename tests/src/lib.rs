@@ -14,6 +14,7 @@ use tempfile::TempDir;
 
 pub mod device;
 pub mod fleet;
+pub mod journal;
 pub mod reach;
 pub mod web;
 pub mod zellij;

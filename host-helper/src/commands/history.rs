@@ -15,7 +15,9 @@ pub fn run(app: &App, args: HistoryArgs) -> Result<i32> {
         return Ok(0);
     }
     if picked.is_empty() {
-        output::note("napsh: no sessions recorded yet (napsh ssh, exec and keys record them)");
+        output::note(
+            "napsh: no sessions recorded yet (napsh ssh, exec, keys, proxy and tunnel record them)",
+        );
         return Ok(0);
     }
     for line in output::table(&HISTORY_HEADER, &history_rows(&picked)) {

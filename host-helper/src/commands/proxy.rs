@@ -1,12 +1,14 @@
 //! `napsh proxy DEVICE PORT`: a byte pipe between stdin/stdout and a mapping of the device
 //! port, for ssh's ProxyCommand. stdout carries the device's bytes and nothing else; every
 //! message goes to stderr. The mapping is released (deleted when napsh created it for this
-//! pipe) when the pipe ends or ssh hangs up.
+//! pipe) when the pipe ends or ssh hangs up. Each run is one `proxy` entry of the session
+//! journal (device port, mapping, how it ended).
 
 use super::reach::{lifetime, Session};
 use crate::app::App;
 use crate::cli_reach::ProxyArgs;
 use crate::error::{self, NapshError};
+use crate::journal::Record;
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use anyhow::{Context, Result};
@@ -27,31 +29,76 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
         .await?
         .remove(0);
     let session = Session::start(app, lifetime(app, args.duration)?).await?;
+    let mut record = Record::begin(&app.dirs.state, "proxy", &device);
+    record.port(args.port);
+    record.source(&session.source);
     let ensured = match session.ensure(app, &device, args.port, &mut signals).await {
-        Ok(r) => r?,
-        Err(code) => return Ok(code),
+        Ok(Ok(ensured)) => ensured,
+        Ok(Err(e)) => {
+            record.fail(&e);
+            return Err(e);
+        }
+        Err(code) => {
+            record.interrupted();
+            return Ok(code);
+        }
     };
+    record.mapping(&ensured);
     let (ip, port) = (ensured.mapping.ip_address.clone(), ensured.mapping.port);
     tracing::info!(%ip, port, reused = ensured.reused, "piping through the mapping");
     let piping = tokio::task::spawn_blocking(move || {
         let sock = connect(&ip, port)?;
         crate::forward::pipe_stdio(sock)
     });
-    let code = tokio::select! {
+    let ended = tokio::select! {
         done = piping => match done.context("the pipe thread failed") {
             Ok(Ok(moved)) => {
                 tracing::info!(up = moved.up, down = moved.down, "pipe ended");
-                0
+                Ended::Exit(0)
             }
             Ok(Err(e)) | Err(e) => {
                 output::note(&format!("napsh proxy: {}: {}", for_terminal(device.label()), error::one_line(&e)));
-                error::kind_of(&e).exit_code()
+                Ended::Failed(e)
             }
         },
-        sig = signals.recv() => exit_code(sig),
+        // ssh ends its ProxyCommand with SIGHUP once the session is over: a normal end.
+        sig = signals.recv() => match sig {
+            libc::SIGHUP => Ended::Exit(0),
+            sig => Ended::Signal(sig),
+        },
     };
     session.release(app, &ensured, args.keep).await;
-    Ok(code)
+    Ok(ended.record(record))
+}
+
+/// How the pipe ended.
+enum Ended {
+    /// The device closed, or ssh hung up (SIGHUP): napsh exits with this code.
+    Exit(i32),
+    /// The pipe could not be set up or broke.
+    Failed(anyhow::Error),
+    /// Another signal (SIGINT, SIGTERM) stopped it.
+    Signal(i32),
+}
+
+impl Ended {
+    /// Writes the journal entry; the exit code of `napsh proxy`.
+    fn record(self, record: Record) -> i32 {
+        match self {
+            Ended::Exit(code) => {
+                record.exit(code);
+                code
+            }
+            Ended::Failed(e) => {
+                record.fail(&e);
+                error::kind_of(&e).exit_code()
+            }
+            Ended::Signal(sig) => {
+                record.interrupted();
+                exit_code(sig)
+            }
+        }
+    }
 }
 
 /// Connects to the mapping endpoint (blocking, bounded by [`CONNECT_TIMEOUT`]).

@@ -2,7 +2,9 @@
 //! relaying connections to a Napter mapping of that device port; forwards to the SSH port
 //! check the device's pinned host key at start (a scan) and in every connection's key
 //! exchange, before the client sees the key. Mappings are renewed before they
-//! expire and released (deleted when napsh created them) when the tunnel stops.
+//! expire and released (deleted when napsh created them) when the tunnel stops. Each forward
+//! is one `tunnel` entry of the session journal (device port, its first mapping, how it
+//! ended: the tunnel's exit code, the error that kept it from opening, or `interrupted`).
 
 use super::reach::{lifetime, ssh_port, Session};
 use crate::app::App;
@@ -10,6 +12,7 @@ use crate::cli_reach::TunnelArgs;
 use crate::error::{self, NapshError};
 use crate::forward::{human_bytes, relay_checked};
 use crate::host_key_guard::{Checked, Guard};
+use crate::journal::Record;
 use crate::mappings::Ensured;
 use crate::output;
 use crate::paths::now_ms;
@@ -60,6 +63,8 @@ struct Forward {
     ensured: Ensured,
     /// Shared with connection tasks.
     route: Arc<Route>,
+    /// Its journal entry, written when the tunnel stops.
+    record: Record,
 }
 
 /// Runs `napsh tunnel`.
@@ -94,6 +99,9 @@ pub async fn run(app: &App, args: TunnelArgs) -> Result<i32> {
     output::note("napsh: tunnel open; Ctrl-C stops it and deletes its mappings");
     let code = serve(app, &session, &device, &mut forwards, &mut signals).await;
     release_all(app, &session, &forwards).await;
+    for f in forwards {
+        f.record.exit(code);
+    }
     Ok(code)
 }
 
@@ -115,8 +123,9 @@ fn none_works(failures: Vec<anyhow::Error>, asked: usize) -> anyhow::Error {
     .into()
 }
 
-/// Binds the listener, then ensures the mapping, then (SSH port) checks the host key.
-/// `Err(code)`: a signal arrived, stop now.
+/// Binds the listener, then ensures the mapping, then (SSH port) checks the host key; a
+/// forward that cannot open is journaled as failed. `Err(code)`: a signal arrived, stop now
+/// (the forward's entry says `interrupted`).
 async fn open(
     app: &App,
     session: &Session,
@@ -124,14 +133,18 @@ async fn open(
     spec: &TunnelSpec,
     signals: &mut Signals,
 ) -> std::result::Result<Result<Forward>, i32> {
+    let mut record = Record::begin(&app.dirs.state, "tunnel", device);
+    record.port(spec.remote);
+    record.source(&session.source);
     let listener = match listen(spec).await {
         Ok(l) => l,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return failed(record, e),
     };
     let ensured = match session.ensure(app, device, spec.remote, signals).await? {
         Ok(e) => e,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return failed(record, e),
     };
+    record.mapping(&ensured);
     let guard = (spec.remote == ssh_port(app, device)).then(|| Guard {
         known_hosts: app.dirs.known_hosts(),
         sim_id: device.sim_id.clone(),
@@ -140,15 +153,16 @@ async fn open(
     if let Some(g) = &guard {
         if let Err(e) = check_key(g, &ensured.mapping.ip_address, ensured.mapping.port).await {
             session.release(app, &ensured, false).await;
-            return Ok(Err(e));
+            return failed(record, e);
         }
     }
     let local = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
-            return Ok(Err(
-                anyhow::Error::from(e).context("reading the listener address")
-            ))
+            return failed(
+                record,
+                anyhow::Error::from(e).context("reading the listener address"),
+            )
         }
     };
     let route = Arc::new(Route {
@@ -165,7 +179,14 @@ async fn open(
         listener: Some(listener),
         ensured,
         route,
+        record,
     }))
+}
+
+/// A forward that cannot open: journaled with its error, which is handed back.
+fn failed(record: Record, e: anyhow::Error) -> std::result::Result<Result<Forward>, i32> {
+    record.fail(&e);
+    Ok(Err(e))
 }
 
 /// Listens where the spec says: LOCAL, else REMOTE when free, else (saying so) any free port.

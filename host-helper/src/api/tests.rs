@@ -237,7 +237,7 @@ async fn rate_limit_waits_as_told_then_gives_up_when_asked_to_wait_too_long() {
         "never sleeps past the cap"
     );
     assert_eq!(crate::error::kind_of(&err), ErrorKind::RateLimited);
-    assert!(crate::error::one_line(&err).contains("wait 120 seconds"));
+    assert!(crate::error::one_line(&err).contains("wait 120 s and try again"));
 }
 
 #[tokio::test]

@@ -263,9 +263,10 @@ enum Relayed {
     Cut,
 }
 
-/// Forwards `client` ⇄ `device` in the kernel (napsh-relay's splice relay on blocking
-/// threads: the same relay as `napsh tunnel`, so benchmarks measure napsh, not this
-/// stand-in) until both sides finish or `cancel` fires, which cuts the connection.
+/// Forwards `client` ⇄ `device` in the kernel (napsh-relay's splice relay on a thread of
+/// its own: the same relay as `napsh tunnel`, so benchmarks measure napsh, not this
+/// stand-in) until both sides finish or `cancel` fires, which cuts the connection — as does
+/// dropping this future (the emulator shutting down), so no relay outlives the emulator.
 async fn relay_until_cancelled(
     client: TcpStream,
     device: TcpStream,
@@ -273,16 +274,17 @@ async fn relay_until_cancelled(
 ) -> anyhow::Result<Relayed> {
     let client = client.into_std().context("taking the client socket")?;
     let device = device.into_std().context("taking the device socket")?;
-    let cutoff = napsh_relay::Cutoff::new(&client, &device).context("cloning the sockets")?;
-    let mut relaying = tokio::task::spawn_blocking(move || napsh_relay::relay(client, device));
+    // Dropped on return: a cancelled relay is cut; a finished one is already closed.
+    let _cut_on_return =
+        napsh_relay::Cutoff::new(&client, &device).context("cloning the sockets")?;
+    let (done, relayed) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("napter-relay".into())
+        .spawn(move || done.send(napsh_relay::relay(client, device)))
+        .context("starting a relay thread")?;
     tokio::select! {
-        _ = cancel.cancelled() => {
-            cutoff.cut();
-            // The relay threads end promptly once both sockets are shut down.
-            let _ = relaying.await;
-            Ok(Relayed::Cut)
-        }
-        r = &mut relaying => {
+        _ = cancel.cancelled() => Ok(Relayed::Cut),
+        r = relayed => {
             let moved = r.context("the relay thread failed")?.context("relaying")?;
             Ok(Relayed::Finished(moved))
         }

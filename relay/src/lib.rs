@@ -64,7 +64,8 @@ pub fn relay(client: TcpStream, server: TcpStream) -> io::Result<Moved> {
 }
 
 /// Ends a [`relay`] from another thread: shuts both sockets down, so each direction sees
-/// EOF or an error and the relay returns.
+/// EOF or an error and the relay returns. Dropping it cuts too, so a relay never outlives
+/// whoever watches it (e.g. an async task dropped with its runtime).
 #[derive(Debug)]
 pub struct Cutoff {
     /// A handle on each relayed socket (clones: the relay owns the originals).
@@ -84,6 +85,12 @@ impl Cutoff {
         for s in &self.sockets {
             let _ = s.shutdown(Shutdown::Both);
         }
+    }
+}
+
+impl Drop for Cutoff {
+    fn drop(&mut self) {
+        self.cut();
     }
 }
 

@@ -96,7 +96,7 @@ fn relay_pushes_small_segments_at_once() {
 }
 
 #[test]
-fn cutoff_ends_a_relay_whose_peers_stay_open() {
+fn dropping_the_cutoff_ends_a_relay_whose_peers_stay_open() {
     let (a, a_far) = tcp_pair();
     let (b, b_far) = tcp_pair();
     let cutoff = Cutoff::new(&a_far, &b_far).unwrap();
@@ -107,7 +107,7 @@ fn cutoff_ends_a_relay_whose_peers_stay_open() {
     let mut got = [0u8; 5];
     b.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"hello");
-    cutoff.cut();
+    drop(cutoff);
     let moved = relaying.join().unwrap().unwrap();
     assert_eq!(moved.up, 5);
     // Both ends see the connection end.

@@ -3,7 +3,12 @@
 # (release builds) with a real sshd device:
 #   (a) a TCP stream of BENCH_MB through `napsh tunnel` vs a direct loopback connection to the
 #       same target, and vs the Napter mapping endpoint itself (the emulator's forwarder) so the
-#       ratio isolates napsh's own cost; plus the added latency per round trip.
+#       ratio isolates napsh's own cost; plus the added latency per round trip. Both relays on
+#       that path (napsh's and the emulator's Napter stand-in) are the same kernel splice relay
+#       (the napsh-relay crate), so the path is also measured through two bare relay hops
+#       (relay/examples/relay-hop.rs, no napsh) — the floor any two-hop relay path has here —
+#       and the CPU seconds each path burns per GB (sender + relays + receiver), which bounds
+#       the ratio on a CPU-bound box.
 #   (b) `scp` of a BENCH_SCP_MB file through `napsh proxy` (the ssh-config ProxyCommand) vs scp
 #       direct to the same sshd, and vs scp to the mapping endpoint.
 # Goals: tunnel >= 0.8, scp through proxy >= 0.9. Numbers are noisy on a shared 2-core box.
@@ -21,6 +26,7 @@ scripts/ensure-tools.sh --no-zellij
 profile=release
 [ "${BENCH_DEBUG:-0}" = 1 ] && profile=debug   # only to try the script quickly
 cargo build --profile "${profile/debug/dev}" --locked -q -p napsh -p napsh-emulator
+cargo build --profile "${profile/debug/dev}" --locked -q -p napsh-relay --example relay-hop
 bin="${CARGO_TARGET_DIR:-$(pwd)/target}/$profile"
 
 work=$(mktemp -d -t napsh-bench.XXXXXX)
@@ -66,6 +72,8 @@ def serve(n_bytes):
     print(*ports, flush=True)
     threading.Event().wait()
 def pull(port):
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     s = socket.create_connection(("127.0.0.1", int(port)))
     buf = bytearray(1 << 20); view = memoryview(buf); total = 0; t = time.perf_counter()
     while True:
@@ -73,7 +81,8 @@ def pull(port):
         if not n: break
         total += n
     dt = time.perf_counter() - t
-    print(f"{total / dt / 1e6:.1f}")
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"{total / dt / 1e6:.1f} {r.ru_utime + r.ru_stime - r0.ru_utime - r0.ru_stime:.3f}")  # MB/s, own CPU seconds
 def rtt(port, count):
     s = socket.create_connection(("127.0.0.1", int(port)))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -134,18 +143,49 @@ tunnel_echo=$(line_for 9001 | sed -n 's/^127\.0\.0\.1:\([0-9]*\) .*/\1/p')
 mapping_stream=$(line_for 9000 | sed -n 's/.*(mapping 127\.0\.0\.1:\([0-9]*\)).*/\1/p')
 mapping_echo=$(line_for 9001 | sed -n 's/.*(mapping 127\.0\.0\.1:\([0-9]*\)).*/\1/p')
 
-direct=() mapping=() tunnel=()
+# Two bare relay hops in front of the same target: client → hop 2 → hop 1 → target.
+start_hop() { # start_hop TARGET N: a relay-hop to TARGET, its port written to $work/hop.N
+  "$bin/examples/relay-hop" "$1" >"$work/hop.$2" &
+  pids+=($!)
+}
+hop_port() { # hop_port N: the port relay-hop N listens on, once it said so
+  for _ in $(seq 1 100); do [ -s "$work/hop.$1" ] && break; sleep 0.05; done
+  sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/hop.$1"
+}
+start_hop "127.0.0.1:$stream_port" 1
+start_hop "127.0.0.1:$(hop_port 1)" 2
+floor_stream=$(hop_port 2)
+start_hop "127.0.0.1:$echo_port" 3
+start_hop "127.0.0.1:$(hop_port 3)" 4
+floor_echo=$(hop_port 4)
+[ -n "$floor_stream" ] && [ -n "$floor_echo" ] || { echo "bench: relay-hop did not start" >&2; exit 1; }
+
+# CPU ticks (user + system, every thread) of the processes that may carry a stream.
+ticks() { local t=0 p; for p in "${pids[@]}"; do
+  t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+declare -A cpu=()
+measure() { # measure NAME PORT: one pull; appends its MB/s to NAME's list, adds its CPU seconds
+  local before rate own; before=$(ticks)
+  read -r rate own <<<"$(python3 "$work/net.py" pull "$2" 2>/dev/null)"
+  cpu[$1]=$(python3 -c "print(${cpu[$1]:-0} + $own + ($(ticks) - $before) / $(getconf CLK_TCK))")
+  eval "$1+=($rate)"
+}
+direct=() mapping=() tunnel=() floor=()
 for _ in $(seq 1 "$REPS"); do
-  direct+=("$(python3 "$work/net.py" pull "$stream_port")")
-  mapping+=("$(python3 "$work/net.py" pull "$mapping_stream")")
-  tunnel+=("$(python3 "$work/net.py" pull "$tunnel_stream" 2>/dev/null)")
+  measure direct "$stream_port"
+  measure mapping "$mapping_stream"
+  measure tunnel "$tunnel_stream"
+  measure floor "$floor_stream"
 done
 read -r d_best d_med <<<"$(stats "${direct[@]}")"
 read -r m_best m_med <<<"$(stats "${mapping[@]}")"
 read -r t_best t_med <<<"$(stats "${tunnel[@]}")"
+read -r f_best f_med <<<"$(stats "${floor[@]}")"
+per_gb() { python3 -c "print(f'{${cpu[$1]} / ($REPS * $MB / 1000):.2f}')"; }
 rtt_direct=$(python3 "$work/net.py" rtt "$echo_port" "$RTT")
 rtt_mapping=$(python3 "$work/net.py" rtt "$mapping_echo" "$RTT")
 rtt_tunnel=$(python3 "$work/net.py" rtt "$tunnel_echo" "$RTT")
+rtt_floor=$(python3 "$work/net.py" rtt "$floor_echo" "$RTT")
 kill -TERM "$tunnel_pid"; wait "$tunnel_pid" 2>/dev/null || true
 
 echo "== (b) scp of $SCP_MB MB x $REPS: through napsh proxy vs direct" >&2
@@ -178,9 +218,14 @@ napsh reach benchmark ($(nproc) cores, release builds; MB/s, best / median of $R
       direct to the target          $d_best / $d_med
       Napter mapping endpoint       $m_best / $m_med   (the emulator's forwarder alone)
       napsh tunnel                  $t_best / $t_med
+      two bare relay hops           $f_best / $f_med   (napsh-relay alone, no napsh: the floor)
       ratio tunnel/direct           $(ratio "$t_med" "$d_med")  (goal >= 0.8: $(verdict "$(ratio "$t_med" "$d_med")" 0.8))
       ratio tunnel/mapping          $(ratio "$t_med" "$m_med")  (napsh's own cost: $(verdict "$(ratio "$t_med" "$m_med")" 0.8))
-      round trip (median of $RTT)   direct ${rtt_direct} µs, mapping ${rtt_mapping} µs, tunnel ${rtt_tunnel} µs
+      ratio two bare hops/direct    $(ratio "$f_med" "$d_med")  (the floor of a two-hop path on this box)
+      ratio tunnel/two bare hops    $(ratio "$t_med" "$f_med")
+      CPU s per GB (all processes)  direct $(per_gb direct), mapping $(per_gb mapping), tunnel $(per_gb tunnel), two bare hops $(per_gb floor)
+      CPU-bound ceiling of tunnel/direct  $(python3 -c "print(f'{${cpu[direct]} / ${cpu[tunnel]}:.2f}')")  (direct's CPU ÷ the tunnel path's)
+      round trip (median of $RTT)   direct ${rtt_direct} µs, mapping ${rtt_mapping} µs, tunnel ${rtt_tunnel} µs, two bare hops ${rtt_floor} µs
       added by napsh tunnel         $(python3 -c "print(f'{$rtt_tunnel-$rtt_mapping:.1f}')") µs per round trip
   (b) scp of $SCP_MB MB
       scp direct to sshd            $sd_best / $sd_med

@@ -9,7 +9,7 @@
 #          with 100 ms of latency on every API call, real sshd devices, the release napsh.
 # 5:       scripts/bench-picker.sh: the picker's filter (criterion), first paint and memory in a
 #          real Zellij.
-# 6:       scripts/bench-reach.sh (napsh tunnel / proxy throughput and latency), when present.
+# 6:       scripts/bench-reach.sh (napsh tunnel / proxy throughput and latency).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,10 +33,6 @@ scripts/bench-picker.sh
 echo
 echo "### 6. napsh tunnel / napsh proxy"
 echo
-if [ -x scripts/bench-reach.sh ]; then
-  scripts/bench-reach.sh
-else
-  echo "not built yet (scripts/bench-reach.sh comes with napsh tunnel and napsh proxy)"
-fi
+scripts/bench-reach.sh
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

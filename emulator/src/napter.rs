@@ -220,7 +220,7 @@ fn target_of(ctx: &ForwardCtx) -> Option<String> {
     device.target_for(ctx.spec.device_port)
 }
 
-async fn handle(mut sock: TcpStream, peer: SocketAddr, conn_id: String, ctx: ForwardCtx) {
+async fn handle(sock: TcpStream, peer: SocketAddr, conn_id: String, ctx: ForwardCtx) {
     let direction = direction(&peer, &ctx.wire);
     let audit = |kind: &str| {
         let mut e = event(kind, &ctx.spec.imsi, &ctx.wire, Some(direction.clone()));
@@ -237,7 +237,7 @@ async fn handle(mut sock: TcpStream, peer: SocketAddr, conn_id: String, ctx: For
         audit("CLOSED");
         return;
     };
-    let mut upstream = match TcpStream::connect(&target).await {
+    let upstream = match TcpStream::connect(&target).await {
         Ok(s) => s,
         Err(e) => {
             tracing::info!(%target, error = %e, "device refused the connection");
@@ -247,15 +247,48 @@ async fn handle(mut sock: TcpStream, peer: SocketAddr, conn_id: String, ctx: For
     };
     audit("CONNECTED");
     tracing::info!(%target, "forwarding");
-    tokio::select! {
-        _ = ctx.cancel.cancelled() => tracing::info!("mapping closed; dropping connection"),
-        // Large buffers: the relay should not be what a throughput benchmark measures.
-        r = tokio::io::copy_bidirectional_with_sizes(&mut sock, &mut upstream, 256 * 1024, 256 * 1024) => match r {
-            Ok((up, down)) => tracing::info!(up, down, "connection finished"),
-            Err(e) => tracing::info!(error = %e, "connection ended with error"),
-        },
+    match relay_until_cancelled(sock, upstream, &ctx.cancel).await {
+        Ok(Relayed::Finished(m)) => tracing::info!(up = m.up, down = m.down, "connection finished"),
+        Ok(Relayed::Cut) => tracing::info!("mapping closed; dropping connection"),
+        Err(e) => tracing::info!(error = %format!("{e:#}"), "connection ended with error"),
     }
     audit("CLOSED");
+}
+
+/// How a forwarded connection ended.
+enum Relayed {
+    /// Both sides finished; the bytes moved.
+    Finished(napsh_relay::Moved),
+    /// The mapping was deleted or expired: the connection was cut.
+    Cut,
+}
+
+/// Forwards `client` ⇄ `device` in the kernel (napsh-relay's splice relay on a thread of
+/// its own: the same relay as `napsh tunnel`, so benchmarks measure napsh, not this
+/// stand-in) until both sides finish or `cancel` fires, which cuts the connection — as does
+/// dropping this future (the emulator shutting down), so no relay outlives the emulator.
+async fn relay_until_cancelled(
+    client: TcpStream,
+    device: TcpStream,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Relayed> {
+    let client = client.into_std().context("taking the client socket")?;
+    let device = device.into_std().context("taking the device socket")?;
+    // Dropped on return: a cancelled relay is cut; a finished one is already closed.
+    let _cut_on_return =
+        napsh_relay::Cutoff::new(&client, &device).context("cloning the sockets")?;
+    let (done, relayed) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("napter-relay".into())
+        .spawn(move || done.send(napsh_relay::relay(client, device)))
+        .context("starting a relay thread")?;
+    tokio::select! {
+        _ = cancel.cancelled() => Ok(Relayed::Cut),
+        r = relayed => {
+            let moved = r.context("the relay thread failed")?.context("relaying")?;
+            Ok(Relayed::Finished(moved))
+        }
+    }
 }
 
 fn direction(peer: &SocketAddr, wire: &PortMapping) -> NapterAuditLogDirection {

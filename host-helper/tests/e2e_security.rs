@@ -325,6 +325,40 @@ fn pinned(env: &TestEnv, sim: &str) -> Vec<String> {
         .collect()
 }
 
+/// Outside napsh: `map` expires and a colleague's napsh (its own state) gets its endpoint for
+/// the device `to`.
+fn hand_endpoint_to(env: &TestEnv, map: &napsh_core::soracom::PortMapping, to: &str) {
+    assert!(env.emulator().expire_mapping(&map.ip_address, map.port));
+    env.emulator().reuse_port_for_next_mapping(map.port);
+    let colleague = env.path().join("colleague-state");
+    let out = Output::from(
+        env.napsh()
+            .env("XDG_STATE_HOME", &colleague)
+            .args(["connect", "--keep", "--json", to])
+            .output()
+            .unwrap(),
+    );
+    out.expect_code(0);
+    assert_eq!(out.json_lines()[0]["endpoint"]["port"], map.port);
+}
+
+/// napsh deleted nothing since the request log was cleared: the one mapping left is `sim`'s.
+fn assert_only_mapping_survives(env: &TestEnv, sim: &str) {
+    assert_eq!(
+        env.count_requests("DELETE", "/v1/port_mappings"),
+        0,
+        "{:?}",
+        env.calls()
+    );
+    let maps = env.mappings();
+    assert_eq!(
+        maps.len(),
+        1,
+        "the other device's mapping survives: {maps:?}"
+    );
+    assert_eq!(maps[0].target_sim_id(), Some(sim));
+}
+
 /// dev-a's recorded mapping 127.0.0.1:P is deleted outside napsh and P is handed to dev-b
 /// (by someone else's napsh). `napsh ssh dev-a` meets dev-b's host key at P: it is refused
 /// (dev-b does not inherit dev-a's trust), napsh says the mapping is gone, forgets it and does
@@ -341,18 +375,7 @@ fn a_reused_endpoint_inherits_no_trust() {
     let a_map = env.mappings().remove(0);
 
     // Outside napsh: dev-a's mapping goes, and its endpoint is reused for dev-b by a colleague.
-    assert!(env.emulator().expire_mapping(&a_map.ip_address, a_map.port));
-    env.emulator().reuse_port_for_next_mapping(a_map.port);
-    let colleague = env.path().join("colleague-state");
-    let out = Output::from(
-        env.napsh()
-            .env("XDG_STATE_HOME", &colleague)
-            .args(["connect", "--keep", "--json", "dev-b"])
-            .output()
-            .unwrap(),
-    );
-    out.expect_code(0);
-    assert_eq!(out.json_lines()[0]["endpoint"]["port"], a_map.port);
+    hand_endpoint_to(&env, &a_map, "dev-b");
 
     env.emulator().clear_request_log();
     let out = env.run(&["ssh", "dev-a", "--", "true"]);
@@ -367,15 +390,7 @@ fn a_reused_endpoint_inherits_no_trust() {
         "never advise resetting the pin here: {}",
         out.stderr
     );
-    assert_eq!(
-        env.count_requests("DELETE", "/v1/port_mappings"),
-        0,
-        "{:?}",
-        env.calls()
-    );
-    let maps = env.mappings();
-    assert_eq!(maps.len(), 1, "dev-b's mapping survives: {maps:?}");
-    assert_eq!(maps[0].target_sim_id(), Some(b.as_str()));
+    assert_only_mapping_survives(&env, &b);
     assert_eq!(pinned(&env, &a), a_pin, "dev-a's pin is untouched");
 
     // dev-a again: a new mapping, its own key.
@@ -420,31 +435,12 @@ fn reaping_never_deletes_a_reused_endpoint() {
     let pgid = session.id() as i32;
     assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);
     session.wait().unwrap();
-    assert!(env.emulator().expire_mapping(&a_map.ip_address, a_map.port));
-    env.emulator().reuse_port_for_next_mapping(a_map.port);
-    let colleague = env.path().join("colleague-state");
-    let out = Output::from(
-        env.napsh()
-            .env("XDG_STATE_HOME", &colleague)
-            .args(["connect", "--keep", "--json", "dev-b"])
-            .output()
-            .unwrap(),
-    );
-    out.expect_code(0);
-    assert_eq!(out.json_lines()[0]["endpoint"]["port"], a_map.port);
+    hand_endpoint_to(&env, &a_map, "dev-b");
 
     env.emulator().clear_request_log();
     env.run(&["devices", "--json"]).expect_code(0);
     env.run(&["mappings", "close", "--all"]).expect_code(0);
-    assert_eq!(
-        env.count_requests("DELETE", "/v1/port_mappings"),
-        0,
-        "{:?}",
-        env.calls()
-    );
-    let maps = env.mappings();
-    assert_eq!(maps.len(), 1, "dev-b's mapping survives: {maps:?}");
-    assert_eq!(maps[0].target_sim_id(), Some(b.as_str()));
+    assert_only_mapping_survives(&env, &b);
 }
 
 /// Name tags that try to drive the terminal, 10,000 characters long, or with bidi controls.

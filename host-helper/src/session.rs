@@ -38,6 +38,51 @@ pub fn askpass_env(password: Option<String>) -> Result<Askpass> {
     Ok((Some(server), env))
 }
 
+/// Where an ssh session connects and which host key it pins.
+pub struct Destination {
+    /// Address ssh connects to.
+    pub ip: String,
+    /// Port there.
+    pub port: u16,
+    /// Host-key alias (SIM id or `lan:ADDRESS`).
+    pub alias: String,
+}
+
+impl Destination {
+    /// The mapping's endpoint, pinned to the device's SIM id.
+    pub fn mapped(ensured: &Ensured, device: &Device) -> Self {
+        Destination {
+            ip: ensured.mapping.ip_address.clone(),
+            port: ensured.mapping.port,
+            alias: device.sim_id.clone(),
+        }
+    }
+}
+
+/// The ssh invocation to `to` as `user`, with napsh's known_hosts and the config's extra
+/// arguments.
+pub fn plan_to(
+    app: &App,
+    to: Destination,
+    user: &str,
+    options: &[String],
+    command: &[String],
+    stdin_is_tty: bool,
+) -> SshPlan {
+    SshPlan {
+        ip: to.ip,
+        port: to.port,
+        alias: to.alias,
+        known_hosts: app.dirs.known_hosts(),
+        user: user.to_string(),
+        extra_args: app.config.ssh_extra_args.clone(),
+        options: options.to_vec(),
+        command: command.to_vec(),
+        stdin_is_tty,
+        tty_for_command: false,
+    }
+}
+
 /// The ssh invocation through `ensured` for `device`, pinned to its SIM id.
 pub fn plan(
     app: &App,
@@ -48,18 +93,8 @@ pub fn plan(
     command: &[String],
     stdin_is_tty: bool,
 ) -> SshPlan {
-    SshPlan {
-        ip: ensured.mapping.ip_address.clone(),
-        port: ensured.mapping.port,
-        alias: device.sim_id.clone(),
-        known_hosts: app.dirs.known_hosts(),
-        user: user.to_string(),
-        extra_args: app.config.ssh_extra_args.clone(),
-        options: options.to_vec(),
-        command: command.to_vec(),
-        stdin_is_tty,
-        tty_for_command: false,
-    }
+    let to = Destination::mapped(ensured, device);
+    plan_to(app, to, user, options, command, stdin_is_tty)
 }
 
 /// Why ssh exited 255: a changed pinned host key, a device that went offline, or else ssh's

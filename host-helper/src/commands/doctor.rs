@@ -9,7 +9,7 @@ use crate::known_hosts::{host_key_changed, keyscan, pinned, verify};
 use crate::mappings::{Ensured, Holder};
 use crate::output;
 use crate::registry::Owner;
-use crate::ssh::{build_args, SshPlan};
+use crate::ssh::build_args;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
@@ -277,18 +277,12 @@ async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> R
     if askpass.is_none() {
         options.insert(0, "BatchMode=yes".into());
     }
-    let plan = SshPlan {
+    let to = crate::session::Destination {
         ip: ip.to_string(),
         port,
         alias: device.sim_id.clone(),
-        known_hosts: app.dirs.known_hosts(),
-        user: user.to_string(),
-        extra_args: app.config.ssh_extra_args.clone(),
-        options,
-        command: vec!["true".into()],
-        stdin_is_tty: false,
-        tty_for_command: false,
     };
+    let plan = crate::session::plan_to(app, to, user, &options, &["true".into()], false);
     let out = tokio::process::Command::new("ssh")
         .args(build_args(&plan))
         .envs(env)

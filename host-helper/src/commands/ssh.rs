@@ -77,11 +77,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         return Ok(exit_code(sig));
     }
     crate::failures::record(&app.dirs.state, &device.sim_id, None);
-    let endpoint = super::ssh_plan::Endpoint {
-        ip: ensured.mapping.ip_address.clone(),
-        port: ensured.mapping.port,
-        alias: device.sim_id.clone(),
-    };
+    let endpoint = crate::session::Destination::mapped(&ensured, &device);
     let (plan, target) =
         super::ssh_plan::plan(app, &args, &device, endpoint, user.clone(), service);
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;

@@ -31,7 +31,7 @@ pub(super) async fn run(
     let (askpass, env) = crate::session::askpass_env(password)?;
     let known_hosts = app.dirs.known_hosts();
     crate::paths::ensure_private_dir(&app.dirs.data)?;
-    let endpoint = super::ssh_plan::Endpoint {
+    let endpoint = crate::session::Destination {
         ip: lan.host.clone(),
         port: super::device_port(app, &args.mapping, &device),
         alias: device.sim_id.clone(),

@@ -140,7 +140,7 @@ pub struct ResolvedDevice {
     pub sim_id: String,
     /// IMSI of the single subscriber.
     pub imsi: String,
-    /// Whether online at start.
+    /// Whether online (at start; the emulator's `Device` keeps it current).
     pub online: bool,
     /// Group id.
     pub group_id: Option<String>,

@@ -60,24 +60,9 @@ pub struct DeviceInfo {
 /// An emulated SIM plus its device.
 #[derive(Debug)]
 pub struct Device {
-    /// The `name` tag.
-    pub name: String,
-    /// SIM id (= ICCID of its single profile).
-    pub sim_id: String,
-    /// IMSI of its single subscriber.
-    pub imsi: String,
-    /// Session status.
-    pub online: bool,
-    /// Group id.
-    pub group_id: Option<String>,
-    /// Speed class.
-    pub speed_class: String,
-    /// Custom tags (without `name`).
-    pub tags: BTreeMap<String, String>,
-    /// What the fleet said about SSH.
-    pub ssh: SshTarget,
-    /// Other device ports and where they forward.
-    pub ports: BTreeMap<u16, String>,
+    /// What the fleet file says about the device (name, ids, tags, online at start, targets);
+    /// `online` is kept current. Its fields read through `Deref`.
+    pub fleet: ResolvedDevice,
     /// The spawned sshd, if any.
     pub sshd: Option<Arc<Mutex<SshServer>>>,
     /// Cached host key line of the spawned sshd.
@@ -94,19 +79,24 @@ pub struct Device {
     pub index: usize,
 }
 
+impl std::ops::Deref for Device {
+    type Target = ResolvedDevice;
+    fn deref(&self) -> &ResolvedDevice {
+        &self.fleet
+    }
+}
+
+impl std::ops::DerefMut for Device {
+    fn deref_mut(&mut self) -> &mut ResolvedDevice {
+        &mut self.fleet
+    }
+}
+
 impl Device {
     /// Builds a device from its fleet entry.
     pub fn from_resolved(d: ResolvedDevice, index: usize, now: i64) -> Self {
         Device {
-            name: d.name,
-            sim_id: d.sim_id,
-            imsi: d.imsi,
-            online: d.online,
-            group_id: d.group_id,
-            speed_class: d.speed_class,
-            tags: d.tags,
-            ssh: d.ssh,
-            ports: d.ports,
+            fleet: d,
             sshd: None,
             host_key: None,
             ssh_port: None,

@@ -135,16 +135,10 @@ pub(crate) mod tests {
         }
         let entry = DeviceEntry {
             device: Device {
-                sim_id: sim_id.into(),
                 imsi: Some(format!("4401{sim_id}")),
-                name: name.into(),
                 online,
                 tags: all,
-                group_id: None,
-                speed_class: None,
-                last_seen: None,
-                status: None,
-                ue_ip_address: None,
+                ..Device::named(sim_id, name)
             },
             mappings: vec![],
         };

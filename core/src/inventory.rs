@@ -176,16 +176,10 @@ mod tests {
         all_tags.insert("name".into(), name.into());
         InventoryDevice {
             device: Device {
-                sim_id: sim.into(),
-                imsi: None,
-                name: name.into(),
                 online,
                 tags: all_tags,
                 group_id: group.map(String::from),
-                speed_class: None,
-                last_seen: None,
-                status: None,
-                ue_ip_address: None,
+                ..Device::named(sim, name)
             },
             user: "pi".into(),
             port: 22,

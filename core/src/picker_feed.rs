@@ -189,16 +189,12 @@ mod tests {
         tags.insert("site".into(), "osaka".into());
         DeviceEntry {
             device: Device {
-                sim_id: "8981000000000000001".into(),
                 imsi: Some("440100000000001".into()),
-                name: name.into(),
                 online,
                 tags,
                 group_id: Some("grp".into()),
-                speed_class: None,
                 last_seen: Some(1_700_000_000_000),
-                status: None,
-                ue_ip_address: None,
+                ..Device::named("8981000000000000001", name)
             },
             mappings: vec![MappingSummary {
                 endpoint: "127.0.0.1:1".into(),

@@ -335,16 +335,9 @@ mod tests {
             all.insert((*k).into(), (*v).into());
         }
         Device {
-            sim_id: "8981".into(),
-            imsi: None,
-            name: name.into(),
             online: true,
             tags: all,
-            group_id: None,
-            speed_class: None,
-            last_seen: None,
-            status: None,
-            ue_ip_address: None,
+            ..Device::named("8981", name)
         }
     }
 

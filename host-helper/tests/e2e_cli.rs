@@ -62,16 +62,6 @@ fn creates(env: &TestEnv) -> usize {
     env.count_requests("POST", "/v1/port_mappings")
 }
 
-/// Waits until the emulator has seen a Napter connection go through (the ssh session is up).
-fn wait_connected(env: &TestEnv) -> bool {
-    env.wait_until(30, || {
-        env.emulator()
-            .audit_log()
-            .iter()
-            .any(|e| e.entry_type == "CONNECTED")
-    })
-}
-
 #[rstest]
 #[case(&["--help"])]
 #[case(&["devices", "--help"])]
@@ -598,30 +588,10 @@ fn a_live_mapping_is_reused() {
     assert!(env.mappings().is_empty());
 }
 
-/// Spawns `napsh ssh kiosk-12 -- sleep 30` in its own process group and waits until the
-/// session is connected.
-fn spawn_session(env: &TestEnv) -> std::process::Child {
-    use std::os::unix::process::CommandExt;
-    let child = env
-        .napsh()
-        .args(["ssh", "kiosk-12", "--", "sleep", "30"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    assert!(
-        env.wait_until(30, || env.mappings().len() == 1),
-        "no mapping appeared"
-    );
-    assert!(wait_connected(env), "the ssh session never connected");
-    child
-}
-
 #[test]
 fn kill_9_mid_session_then_any_command_reaps_the_orphan() {
     let env = env();
-    let mut child = spawn_session(&env);
+    let mut child = env.spawn_session("kiosk-12");
     let pgid = child.id() as i32;
     // SIGKILL napsh and its ssh child: no cleanup code can run.
     assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);
@@ -642,7 +612,7 @@ fn kill_9_mid_session_then_any_command_reaps_the_orphan() {
 #[test]
 fn sigterm_ends_the_session_and_deletes_the_mapping() {
     let env = env();
-    let mut child = spawn_session(&env);
+    let mut child = env.spawn_session("kiosk-12");
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143));

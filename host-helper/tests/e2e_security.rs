@@ -21,16 +21,6 @@ use napsh_e2e::ONE_SSH_DEVICE as ONE_DEVICE;
 /// The device password handed to ssh through SSH_ASKPASS.
 const PASSWORD: &str = "pw-do-not-leak-7c1e";
 
-/// Waits until the emulator has seen a Napter connection go through.
-fn wait_connected(env: &TestEnv) -> bool {
-    env.wait_until(30, || {
-        env.emulator()
-            .audit_log()
-            .iter()
-            .any(|e| e.entry_type == "CONNECTED")
-    })
-}
-
 /// `(api_key, token)` from napsh's token cache.
 fn cached_session(env: &TestEnv) -> (String, String) {
     let dir = env.path().join("cache/napsh/tokens");
@@ -113,7 +103,7 @@ fn secrets_never_reach_argv_environment_logs_files_or_the_plugin() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    assert!(wait_connected(&env), "the session never connected");
+    assert!(env.wait_connected(), "the session never connected");
     let (api_key, token) = cached_session(&env);
     let secrets = [
         ("the auth key", AUTH_KEY),
@@ -419,18 +409,9 @@ fn a_reused_endpoint_inherits_no_trust() {
 /// `mappings close --all` treats a stale record the same way.
 #[test]
 fn reaping_never_deletes_a_reused_endpoint() {
-    use std::os::unix::process::CommandExt;
     let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), TWO_DEVICES);
     let b = env.sim_id("dev-b");
-    let mut session = env
-        .napsh()
-        .args(["ssh", "dev-a", "--", "sleep", "30"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    assert!(wait_connected(&env), "the ssh session never connected");
+    let mut session = env.spawn_session("dev-a");
     let a_map = env.mappings().remove(0);
     let pgid = session.id() as i32;
     assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);

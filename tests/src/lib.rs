@@ -312,6 +312,37 @@ impl TestEnv {
         }
         cond()
     }
+
+    /// Waits until the emulator has seen a Napter connection go through.
+    pub fn wait_connected(&self) -> bool {
+        self.wait_until(30, || {
+            self.emulator()
+                .audit_log()
+                .iter()
+                .any(|e| e.entry_type == "CONNECTED")
+        })
+    }
+
+    /// Spawns `napsh ssh DEVICE -- sleep 30` in its own process group (so a test can SIGKILL
+    /// napsh and its ssh together) and waits until its mapping exists and the session is
+    /// connected.
+    pub fn spawn_session(&self, device: &str) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        let child = self
+            .napsh()
+            .args(["ssh", device, "--", "sleep", "30"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("spawning napsh ssh");
+        assert!(
+            self.wait_until(30, || self.mappings().len() == 1),
+            "no mapping appeared"
+        );
+        assert!(self.wait_connected(), "the ssh session never connected");
+        child
+    }
 }
 
 impl Drop for TestEnv {

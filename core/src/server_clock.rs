@@ -17,11 +17,12 @@ impl ServerClock {
         ServerClock { server_ms, mono_ms }
     }
 
-    /// The server's time now, when the local monotonic clock reads `mono_now_ms`.
-    pub fn now(&self, mono_now_ms: u64) -> i64 {
-        let elapsed = mono_now_ms.saturating_sub(self.mono_ms);
-        self.server_ms
-            .saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX))
+    /// The server's time when the local monotonic clock read (or reads) `mono_ms`, before
+    /// or after the anchor.
+    pub fn now(&self, mono_ms: u64) -> i64 {
+        let elapsed = i128::from(mono_ms) - i128::from(self.mono_ms);
+        let at = i128::from(self.server_ms) + elapsed;
+        i64::try_from(at).unwrap_or(if at < 0 { i64::MIN } else { i64::MAX })
     }
 
     /// The local monotonic reading at which the server's clock reaches `server_ms` (the
@@ -56,7 +57,7 @@ mod tests {
     #[rstest]
     #[case(1_000, 5_000, 5_000, 1_000)]
     #[case(1_000, 5_000, 6_500, 2_500)]
-    #[case(1_000, 5_000, 4_000, 1_000)] // monotonic never runs backwards: no negative elapsed
+    #[case(1_000, 5_000, 4_000, 0)] // a reading before the anchor: the server's time then
     fn now_runs_on_the_monotonic_clock(
         #[case] server: i64,
         #[case] mono: u64,

@@ -1,11 +1,11 @@
 //! The per-invocation context: directories, config, the selected profile and the API client
 //! (both loaded lazily, so commands that need neither work without a profile).
 
-use crate::api::Client;
-use crate::auth::TokenCache;
+use crate::soracom::api::Client;
+use crate::soracom::auth::TokenCache;
 use crate::config::{self, Config};
-use crate::paths::Dirs;
-use crate::profile::{self, Profile, ProfileEnv};
+use crate::state::paths::Dirs;
+use crate::soracom::profile::{self, Profile, ProfileEnv};
 use crate::registry::Registry;
 use anyhow::Result;
 use napsh_core::soracom::{PortMapping, Sim};
@@ -120,7 +120,7 @@ impl App {
                 s.listed_at_ms,
             )),
             None => {
-                let listed_at_ms = crate::paths::now_ms();
+                let listed_at_ms = crate::state::paths::now_ms();
                 let mappings = crate::mappings::list_all(client).await?;
                 Ok(crate::mappings::Known::listed(mappings, listed_at_ms))
             }

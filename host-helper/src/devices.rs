@@ -2,10 +2,10 @@
 //! `DeviceEntry`s, cached for instant display, filtered, and resolved from device arguments
 //! (cache first, the API once when the cache does not know the argument).
 
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::error::NapshError;
-use crate::paths::{now_ms, read_private, write_private_unsynced};
+use crate::state::paths::{now_ms, read_private, write_private_unsynced};
 use crate::registry::Entry;
 use anyhow::Result;
 use napsh_core::messages::{DeviceEntry, ErrorKind, MappingSummary};

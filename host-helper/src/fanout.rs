@@ -4,13 +4,13 @@
 //! its device is done, Ctrl-C / SIGTERM / SIGHUP ending every ssh and still cleaning up, one
 //! journal entry per device.
 
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::{MappingOpts, TargetArgs};
 use crate::config::{fetch_password, PasswordSource};
 use crate::error;
 use crate::error::NapshError;
-use crate::journal::Record;
+use crate::state::journal::Record;
 use crate::mappings::{Ensured, Holder};
 use crate::registry::Owner;
 use crate::session::{askpass_env, connect_failure};
@@ -186,9 +186,9 @@ fn password_once(
 pub async fn run(app: &App, targets: &[Target], spec: &Spec) -> Result<Report> {
     let mut signals = Signals::install()?;
     // napsh's known_hosts lives there: ssh pins a first-seen host key only if it can write it.
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     if let Some(dir) = &spec.log_dir {
-        crate::paths::ensure_private_dir(dir)?;
+        crate::state::paths::ensure_private_dir(dir)?;
     }
     let source = app.source_cidr().await?;
     let ctx = Ctx {
@@ -381,7 +381,7 @@ impl Ctx<'_> {
         match verdict {
             Verdict::Exited(code) => {
                 record.exit(code);
-                crate::failures::record(&self.app.dirs.state, &d.sim_id, None);
+                crate::state::failures::record(&self.app.dirs.state, &d.sim_id, None);
                 result.ok = code == 0;
                 result.exit_code = Some(code);
                 result.reason = (code != 0).then(|| format!("exit {code}"));
@@ -389,7 +389,7 @@ impl Ctx<'_> {
             Verdict::Failed(err, code) => {
                 let info = error::info(&err);
                 record.fail_kind(info.kind, code);
-                crate::failures::record(&self.app.dirs.state, &d.sim_id, Some(&info.message));
+                crate::state::failures::record(&self.app.dirs.state, &d.sim_id, Some(&info.message));
                 write_to(
                     Echo::Stderr,
                     &prefixed_line(

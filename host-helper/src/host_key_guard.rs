@@ -76,7 +76,7 @@ impl Guard {
 /// Appends `alias type key` lines to napsh's known_hosts (created 0600).
 fn pin(file: &Path, alias: &str, keys: &[HostKey]) -> Result<()> {
     if let Some(dir) = file.parent() {
-        crate::paths::ensure_private_dir(dir)?;
+        crate::state::paths::ensure_private_dir(dir)?;
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)

@@ -1,36 +1,29 @@
 //! napsh: a shell on a device behind a Soracom SIM, through a Napter mapping, with the system
 //! ssh and per-device pinned host keys. `main` only parses, dispatches and renders failures.
 
-mod api;
 mod app;
 mod askpass;
-mod auth;
 mod cli;
-mod cli_reach;
 mod commands;
 mod config;
 mod devices;
 mod error;
-mod failures;
 mod fanout;
 mod forward;
 mod host_key_guard;
-mod journal;
 mod known_hosts;
 mod mappings;
 mod output;
-mod paths;
-mod profile;
 mod progress;
 mod registry;
 mod service;
 mod session;
 mod signals;
+mod soracom;
 mod source_ip;
+mod state;
+mod zellij;
 mod ssh;
-mod web_files;
-mod zellij_install;
-mod zellij_web;
 
 use clap::Parser;
 

@@ -1,9 +1,9 @@
 //! Napter port mappings: listing, finding a reusable one (same device and port, not about to
 //! expire, source range covering us), creating one (never blindly retried), deleting one.
 
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::error::{self, NapshError};
-use crate::paths::now_ms;
+use crate::state::paths::now_ms;
 use crate::registry::{Entry, Owner, Registry};
 use crate::source_ip::covers;
 use anyhow::{Context, Result};

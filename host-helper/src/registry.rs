@@ -2,7 +2,7 @@
 //! exclusive file lock): who uses each one (PID + process start time), whether it is kept,
 //! and the reaping of mappings whose users all died.
 
-use crate::paths::{ensure_private_dir, now_ms, read_private, write_private_unsynced};
+use crate::state::paths::{ensure_private_dir, now_ms, read_private, write_private_unsynced};
 use anyhow::{Context, Result};
 use fs2::FileExt;
 use napsh_core::soracom::PortMapping;

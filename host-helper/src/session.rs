@@ -2,7 +2,7 @@
 //! askpass environment for a configured password, the ssh plan for an ensured mapping, and the
 //! verdict on an ssh that could not connect (changed host key, offline device, or ssh's own).
 
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::askpass::AskpassServer;
 use crate::config::fetch_password;

@@ -1,7 +1,7 @@
 //! `napsh audit`: Soracom's Napter audit log for one device (`GET /v1/audit_logs/napter`
 //! filtered to its IMSI), every page followed until `--limit` entries.
 
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::AuditArgs;
 use crate::error::NapshError;

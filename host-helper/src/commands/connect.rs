@@ -1,7 +1,7 @@
 //! `napsh connect`: ensure a mapping per device, concurrently; one result per device.
 
 use super::{cached_online_unmapped, device_port, duration, guide_for};
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::ConnectArgs;
 use crate::error;
@@ -169,7 +169,7 @@ fn result_for(
     };
     match r {
         Ok(e) => {
-            crate::failures::record(&app.dirs.state, &d.sim_id, None);
+            crate::state::failures::record(&app.dirs.state, &d.sim_id, None);
             ConnectResult {
                 ok: true,
                 endpoint: Some(e.endpoint()),
@@ -178,7 +178,7 @@ fn result_for(
         }
         Err(err) => {
             let info = error::info(&err);
-            crate::failures::record(&app.dirs.state, &d.sim_id, Some(&info.message));
+            crate::state::failures::record(&app.dirs.state, &d.sim_id, Some(&info.message));
             let port = device_port(app, &args.mapping, d);
             let user = app.config.user_for(None, d);
             let guide = info
@@ -224,7 +224,7 @@ fn print(r: &ConnectResult, json: bool) {
                 .map(|t| {
                     format!(
                         ", expires in {}",
-                        napsh_core::device::format_duration((t - crate::paths::now_ms()) / 1000)
+                        napsh_core::device::format_duration((t - crate::state::paths::now_ms()) / 1000)
                     )
                 })
                 .unwrap_or_default();

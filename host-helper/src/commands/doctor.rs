@@ -139,7 +139,7 @@ pub async fn run(app: &App, args: DoctorArgs) -> Result<i32> {
 
 async fn device_step(
     app: &App,
-    client: &crate::api::Client,
+    client: &crate::soracom::api::Client,
     name: &str,
 ) -> Result<(String, Device)> {
     let d = crate::devices::resolve_all(app, &[name]).await?.remove(0);

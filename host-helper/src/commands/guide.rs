@@ -7,7 +7,7 @@ use crate::cli::GuideArgs;
 use crate::error;
 use crate::mappings::{endpoint_of, list_all, live_for};
 use crate::output;
-use crate::paths::now_ms;
+use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::guide::{guide_text, GuideInput};
 use napsh_core::messages::{Endpoint, ErrorKind, GuideReport};
@@ -43,7 +43,7 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
             Err(e) => reason = Some(api_down(&e)),
         }
         if reason.is_none() {
-            reason = crate::failures::last(&app.dirs.state, &d.sim_id).map(|f| f.message);
+            reason = crate::state::failures::last(&app.dirs.state, &d.sim_id).map(|f| f.message);
         }
     }
     let port = args.port.unwrap_or_else(|| {

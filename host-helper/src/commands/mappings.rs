@@ -1,14 +1,14 @@
 //! `napsh mappings`: every live mapping of the operator (with device names, time left and
 //! whether napsh owns it), and `napsh mappings close`.
 
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::{CloseArgs, MappingsAction, MappingsArgs};
 use crate::devices::{summary, targets};
 use crate::error;
 use crate::mappings::{delete, list_all};
 use crate::output;
-use crate::paths::now_ms;
+use crate::state::paths::now_ms;
 use crate::registry::Entry;
 use anyhow::Result;
 use napsh_core::device::format_duration;
@@ -194,7 +194,7 @@ async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
 /// endpoint is gone (or now serves another device) is forgotten, never deleted.
 async fn recorded_live(
     app: &App,
-    client: &crate::api::Client,
+    client: &crate::soracom::api::Client,
     key: &str,
     now: i64,
 ) -> Result<Vec<(String, u16, Option<String>)>> {

@@ -23,7 +23,7 @@ mod tunnel;
 mod web;
 mod zellij;
 
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::{Cli, Command, MappingOpts};
 use crate::config::validate_duration;
@@ -135,7 +135,7 @@ fn guide_for(
         source_cidr: known_source(app),
         user: user.to_string(),
         endpoint,
-        now_ms: crate::paths::now_ms(),
+        now_ms: crate::state::paths::now_ms(),
     })
 }
 
@@ -269,7 +269,7 @@ fn entry_to_reap(profile_key: &str, ensured: &Ensured, me: &Owner) -> crate::reg
         owners: vec![me.clone()],
         keep: false,
         created_at_ms: m.created_time.unwrap_or(0),
-        recorded_at_ms: crate::paths::now_ms(),
+        recorded_at_ms: crate::state::paths::now_ms(),
         expires_at_ms: m.expired_time,
         source: None,
     }

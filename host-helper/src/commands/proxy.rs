@@ -6,9 +6,9 @@
 
 use super::reach::{lifetime, Session};
 use crate::app::App;
-use crate::cli_reach::ProxyArgs;
+use crate::cli::reach::ProxyArgs;
 use crate::error::{self, NapshError};
-use crate::journal::Record;
+use crate::state::journal::Record;
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use anyhow::{Context, Result};
@@ -24,7 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     // ssh records a first-use host key in napsh's known_hosts: its directory must exist.
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     let device = crate::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);

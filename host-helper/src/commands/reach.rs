@@ -3,7 +3,7 @@
 //! session mapping that a signal cannot leak.
 
 use super::{device_port, duration, ensure_for, finish};
-use crate::api::Client;
+use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::MappingOpts;
 use crate::error::NapshError;

@@ -5,7 +5,7 @@ use super::{device_port, duration, ensure_for, finish, guide_for, Finished};
 use crate::app::App;
 use crate::cli::SshArgs;
 use crate::error::{self, NapshError};
-use crate::journal::Record;
+use crate::state::journal::Record;
 use crate::mappings::Holder;
 use crate::output;
 use crate::registry::Owner;
@@ -35,7 +35,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let label = for_terminal(device.label());
     // Everything that can fail locally happens before a mapping exists.
     let (askpass, env) = askpass_env(password_for(app, &device)?)?;
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     let source = app.source_cidr().await?;
     let client = app.client()?;
     let me = Owner::me();
@@ -76,7 +76,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         record.interrupted();
         return Ok(exit_code(sig));
     }
-    crate::failures::record(&app.dirs.state, &device.sim_id, None);
+    crate::state::failures::record(&app.dirs.state, &device.sim_id, None);
     let endpoint = crate::session::Destination::mapped(&ensured, &device);
     let (plan, target) =
         super::ssh_plan::plan(app, &args, &device, endpoint, user.clone(), service);
@@ -117,7 +117,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let finished = finish(app, &client, &ensured, &me, args.keep).await;
     if let Some(err) = missing {
         // The picker's guide for this device then says which services are running.
-        crate::failures::record(
+        crate::state::failures::record(
             &app.dirs.state,
             &device.sim_id,
             Some(&error::one_line(&err)),
@@ -183,7 +183,7 @@ fn mapping_gone(label: &str, ensured: &crate::mappings::Ensured) -> anyhow::Erro
 /// Prints a failure with the manual guide and records it; returns the exit code.
 fn report(app: &App, device: &Device, port: u16, user: &str, err: &anyhow::Error) -> i32 {
     let info = error::info(err);
-    crate::failures::record(&app.dirs.state, &device.sim_id, Some(&info.message));
+    crate::state::failures::record(&app.dirs.state, &device.sim_id, Some(&info.message));
     output::note(&format!("napsh: {}", info.message));
     if info.kind.guide_helps() && info.kind != ErrorKind::HostKeyChanged {
         output::note("");

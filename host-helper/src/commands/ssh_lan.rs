@@ -30,7 +30,7 @@ pub(super) async fn run(
     let password = settings.password.as_ref().map(fetch_password).transpose()?;
     let (askpass, env) = crate::session::askpass_env(password)?;
     let known_hosts = app.dirs.known_hosts();
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     let endpoint = crate::session::Destination {
         ip: lan.host.clone(),
         port: super::device_port(app, &args.mapping, &device),

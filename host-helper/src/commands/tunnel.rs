@@ -8,14 +8,14 @@
 
 use super::reach::{lifetime, ssh_port, Session};
 use crate::app::App;
-use crate::cli_reach::TunnelArgs;
+use crate::cli::reach::TunnelArgs;
 use crate::error::{self, NapshError};
 use crate::forward::{human_bytes, relay_checked};
 use crate::host_key_guard::{Checked, Guard};
-use crate::journal::Record;
+use crate::state::journal::Record;
 use crate::mappings::Ensured;
 use crate::output;
-use crate::paths::now_ms;
+use crate::state::paths::now_ms;
 use crate::signals::{exit_code, Signals};
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;

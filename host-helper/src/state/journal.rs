@@ -10,7 +10,7 @@
 //! ```
 
 use crate::mappings::Ensured;
-use crate::paths::{ensure_private_dir, now_ms};
+use crate::state::paths::{ensure_private_dir, now_ms};
 use anyhow::{Context, Result};
 use fs2::FileExt;
 use napsh_core::journal::{error_name, to_line, JournalEntry, FORMAT_VERSION};

@@ -145,7 +145,7 @@ fn validate(config: &Config, path: &Path) -> Result<()> {
         .hint(e.hint.unwrap_or_default())
     })?;
     if let Some(cidr) = &config.source_cidr {
-        crate::source_ip::parse_cidr(cidr)
+        crate::napter::source_range::parse_cidr(cidr)
             .with_context(|| format!("{}: source_cidr", path.display()))?;
     }
     if config.request_timeout_secs == 0 {

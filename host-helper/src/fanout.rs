@@ -11,8 +11,8 @@ use crate::config::{fetch_password, PasswordSource};
 use crate::error;
 use crate::error::NapshError;
 use crate::state::journal::Record;
-use crate::mappings::{Ensured, Holder};
-use crate::registry::Owner;
+use crate::napter::mapping::{Ensured, Holder};
+use crate::napter::registry::Owner;
 use crate::session::{askpass_env, connect_failure};
 use crate::signals::Signals;
 use crate::ssh::{build_args, run_piped, Sinks};
@@ -137,11 +137,11 @@ pub async fn select_devices(app: &App, t: &TargetArgs) -> Result<Vec<Device>> {
         (_, _, Some(group)) => Selector::Group(group.clone()),
         _ => Selector::Names(t.devices.clone()),
     };
-    let list = crate::devices::list(app, true, false).await?;
+    let list = crate::napter::devices::list(app, true, false).await?;
     let all: Vec<Device> = list.entries.into_iter().map(|e| e.device).collect();
     match select(&all, &selector, t.online) {
         Ok(picked) => Ok(picked.into_iter().cloned().collect()),
-        Err(SelectError::Resolve(e)) => Err(crate::devices::resolve_error(e)),
+        Err(SelectError::Resolve(e)) => Err(crate::napter::devices::resolve_error(e)),
         Err(
             e @ SelectError::Nothing {
                 online_filtered, ..
@@ -266,7 +266,7 @@ impl Ctx<'_> {
         if slot.is_none() || self.cancel.is_cancelled() {
             return Verdict::Interrupted;
         }
-        let ensured = crate::commands::ensure_for(
+        let ensured = crate::napter::lease::ensure_for(
             self.app,
             &self.client,
             &target.device,
@@ -286,7 +286,7 @@ impl Ctx<'_> {
         } else {
             self.ssh(target, &ensured, stdout).await
         };
-        crate::commands::finish(self.app, &self.client, &ensured, &self.me, false).await;
+        crate::napter::lease::finish(self.app, &self.client, &ensured, &self.me, false).await;
         verdict
     }
 

@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::askpass::AskpassServer;
 use crate::config::fetch_password;
 use crate::error::NapshError;
-use crate::mappings::Ensured;
+use crate::napter::mapping::Ensured;
 use crate::ssh::SshPlan;
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
@@ -125,7 +125,7 @@ async fn diagnose(client: &Client, device: &Device) -> anyhow::Error {
         client.get(&format!("/sims/{}", device.sim_id), &[]).await;
     if let Ok(sim) = sim {
         if !sim.session_status.as_ref().is_some_and(|s| s.online) {
-            return crate::mappings::offline_error(device.label());
+            return crate::napter::mapping::offline_error(device.label());
         }
     }
     NapshError::new(

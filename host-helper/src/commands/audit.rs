@@ -18,7 +18,7 @@ pub async fn run(app: &App, args: AuditArgs) -> Result<i32> {
     if args.limit == 0 {
         return Err(NapshError::config("--limit must be at least 1").into());
     }
-    let device = crate::devices::resolve_all(app, &[args.device.as_str()])
+    let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
     let imsi = device.imsi.clone().ok_or_else(|| {

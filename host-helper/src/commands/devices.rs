@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::cli::DevicesArgs;
-use crate::devices::{list, matches_filter};
+use crate::napter::devices::{list, matches_filter};
 use crate::output;
 use anyhow::Result;
 

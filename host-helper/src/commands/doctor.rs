@@ -1,14 +1,15 @@
 //! `napsh doctor`: walks profile → auth → SIM online → mapping → TCP → SSH banner → host key →
 //! login, printing ✓/✗ per step, and explains the first failure (its exit code is napsh's).
 
-use super::{device_port, duration, ensure_for, finish};
+use super::{device_port, duration};
+use crate::napter::lease::{ensure_for, finish};
 use crate::app::App;
 use crate::cli::DoctorArgs;
 use crate::error::{self, NapshError};
 use crate::known_hosts::{host_key_changed, keyscan, pinned, verify};
-use crate::mappings::{Ensured, Holder};
+use crate::napter::mapping::{Ensured, Holder};
 use crate::output;
-use crate::registry::Owner;
+use crate::napter::registry::Owner;
 use crate::ssh::build_args;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
@@ -142,11 +143,11 @@ async fn device_step(
     client: &crate::soracom::api::Client,
     name: &str,
 ) -> Result<(String, Device)> {
-    let d = crate::devices::resolve_all(app, &[name]).await?.remove(0);
+    let d = crate::napter::devices::resolve_all(app, &[name]).await?.remove(0);
     let sim: napsh_core::soracom::Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
     let label = for_terminal(d.label());
     if !sim.session_status.as_ref().is_some_and(|s| s.online) {
-        return Err(crate::mappings::offline_error(d.label()));
+        return Err(crate::napter::mapping::offline_error(d.label()));
     }
     Ok((format!("{label} (SIM {}) is online", d.sim_id), d))
 }

@@ -5,7 +5,7 @@ use super::known_source;
 use crate::app::App;
 use crate::cli::GuideArgs;
 use crate::error;
-use crate::mappings::{endpoint_of, list_all, live_for};
+use crate::napter::mapping::{endpoint_of, list_all, live_for};
 use crate::output;
 use crate::state::paths::now_ms;
 use anyhow::Result;
@@ -16,7 +16,7 @@ use napsh_core::Device;
 
 /// Runs `napsh guide`.
 pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
-    let (device, mut reason) = match crate::devices::resolve_all(app, &[&args.device]).await {
+    let (device, mut reason) = match crate::napter::devices::resolve_all(app, &[&args.device]).await {
         Ok(mut d) => (Some(d.remove(0)), None),
         Err(e)
             if matches!(

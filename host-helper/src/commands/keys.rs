@@ -69,7 +69,7 @@ async fn push(app: &App, args: KeysPushArgs) -> Result<i32> {
 /// `napsh keys list`.
 async fn list(app: &App, args: KeysListArgs) -> Result<i32> {
     let secs = duration(app, &args.mapping)?;
-    let devices = crate::devices::resolve_all(app, &[args.device.as_str()]).await?;
+    let devices = crate::napter::devices::resolve_all(app, &[args.device.as_str()]).await?;
     let targets = fanout::targets(app, &devices, args.user.as_deref(), &args.mapping)?;
     let spec = Spec {
         kind: "keys-list",

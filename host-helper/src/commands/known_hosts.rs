@@ -57,7 +57,7 @@ async fn alias_of(app: &App, device: &str) -> Result<(String, String)> {
         let alias = crate::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
         return Ok((alias, for_terminal(&lan.host)));
     }
-    match crate::devices::resolve_all(app, &[device]).await {
+    match crate::napter::devices::resolve_all(app, &[device]).await {
         Ok(mut d) => {
             let d = d.remove(0);
             Ok((d.sim_id.clone(), for_terminal(d.label())))

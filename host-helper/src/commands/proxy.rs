@@ -4,7 +4,8 @@
 //! pipe) when the pipe ends or ssh hangs up. Each run is one `proxy` entry of the session
 //! journal (device port, mapping, how it ended).
 
-use super::reach::{lifetime, Session};
+use super::reach::lifetime;
+use crate::napter::lease::Session;
 use crate::app::App;
 use crate::cli::reach::ProxyArgs;
 use crate::error::{self, NapshError};
@@ -25,7 +26,7 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     // ssh records a first-use host key in napsh's known_hosts: its directory must exist.
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
-    let device = crate::devices::resolve_all(app, &[args.device.as_str()])
+    let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
     let session = Session::start(app, lifetime(app, args.duration)?).await?;

@@ -1,14 +1,15 @@
 //! `napsh ssh`: ensure a mapping, run the system ssh with the pinned host key, and delete the
 //! mapping when the session ends — normally, on Ctrl-C, on a closed terminal or SIGTERM.
 
-use super::{device_port, duration, ensure_for, finish, guide_for, Finished};
+use super::{device_port, duration, guide_for};
+use crate::napter::lease::{ensure_for, finish, forget_if_gone, Finished};
 use crate::app::App;
 use crate::cli::SshArgs;
 use crate::error::{self, NapshError};
 use crate::state::journal::Record;
-use crate::mappings::Holder;
+use crate::napter::mapping::Holder;
 use crate::output;
-use crate::registry::Owner;
+use crate::napter::registry::Owner;
 use crate::session::{askpass_env, connect_failure, password_for};
 use crate::signals::{exit_code, Signals};
 use crate::ssh::build_args;
@@ -26,7 +27,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     if let Some(lan) = napsh_core::lan::parse_target(name) {
         return super::ssh_lan::run(app, &args, user_at, lan, service, signals).await;
     }
-    let device = crate::devices::resolve_all(app, &[name]).await?.remove(0);
+    let device = crate::napter::devices::resolve_all(app, &[name]).await?.remove(0);
     let user = app
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
@@ -83,24 +84,9 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
     let failed_to_connect = matches!(&outcome, Ok(o) if o.code == 255 && o.signal.is_none());
-    if failed_to_connect
-        && ensured.reused
-        && !crate::mappings::still_leads_to(
-            &client,
-            &device.sim_id,
-            &ensured.mapping.ip_address,
-            ensured.mapping.port,
-        )
-        .await
-        .unwrap_or(true)
-    {
+    if failed_to_connect && forget_if_gone(app, &client, &device, &ensured).await {
         // A recorded mapping that is gone: its endpoint may already serve another device, so
         // it is forgotten, never deleted (that would delete the other device's mapping).
-        let m = &ensured.mapping;
-        let key = client.profile().cache_key();
-        if let Err(e) = app.registry().forget(&key, &m.ip_address, m.port) {
-            output::warn(&format!("updating the mapping registry: {e:#}"));
-        }
         let err = mapping_gone(&label, &ensured);
         record.fail(&err);
         report(app, &device, port, &user, &err);
@@ -166,7 +152,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
 
 /// ssh lost (or never got) its connection and the mapping was found gone: it expired, or
 /// someone deleted it, outside napsh.
-fn mapping_gone(label: &str, ensured: &crate::mappings::Ensured) -> anyhow::Error {
+fn mapping_gone(label: &str, ensured: &crate::napter::mapping::Ensured) -> anyhow::Error {
     let m = &ensured.mapping;
     NapshError::new(
         ErrorKind::Ssh,

@@ -79,7 +79,7 @@ fn lan_device(app: &App, lan: &LanTarget) -> Device {
 /// The device `sim_id` in the selected profile's device cache, whatever its age.
 fn cached_device(app: &App, sim_id: &str) -> Option<Device> {
     let client = app.client().ok()?;
-    crate::devices::read_cache(&crate::devices::cache_path(app, &client))?
+    crate::napter::devices::read_cache(&crate::napter::devices::cache_path(app, &client))?
         .entries
         .into_iter()
         .find(|e| e.device.sim_id == sim_id)

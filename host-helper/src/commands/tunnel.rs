@@ -6,14 +6,15 @@
 //! is one `tunnel` entry of the session journal (device port, its first mapping, how it
 //! ended: the tunnel's exit code, the error that kept it from opening, or `interrupted`).
 
-use super::reach::{lifetime, ssh_port, Session};
+use super::reach::{lifetime, ssh_port};
+use crate::napter::lease::Session;
 use crate::app::App;
 use crate::cli::reach::TunnelArgs;
 use crate::error::{self, NapshError};
 use crate::forward::{human_bytes, relay_checked};
 use crate::host_key_guard::{Checked, Guard};
 use crate::state::journal::Record;
-use crate::mappings::Ensured;
+use crate::napter::mapping::Ensured;
 use crate::output;
 use crate::state::paths::now_ms;
 use crate::signals::{exit_code, Signals};
@@ -70,7 +71,7 @@ struct Forward {
 /// Runs `napsh tunnel`.
 pub async fn run(app: &App, args: TunnelArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
-    let device = crate::devices::resolve_all(app, &[args.device.as_str()])
+    let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
     let session = Session::start(app, lifetime(app, args.duration)?).await?;
@@ -308,14 +309,14 @@ async fn renew_due(app: &App, session: &Session, device: &Device, forwards: &mut
         if f.ensured.mapping.expired_time.is_none_or(|t| t > soon) {
             continue;
         }
-        let fresh = crate::commands::ensure_for(
+        let fresh = crate::napter::lease::ensure_for(
             app,
             &session.client,
             device,
             f.spec.remote,
             session.secs,
             session.source,
-            crate::mappings::Holder::Session(session.me.clone()),
+            crate::napter::mapping::Holder::Session(session.me.clone()),
         )
         .await;
         match fresh {

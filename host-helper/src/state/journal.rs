@@ -9,7 +9,7 @@
 //! rec.exit(code);                   // or rec.fail(&err); dropping it records "interrupted"
 //! ```
 
-use crate::mappings::Ensured;
+use crate::napter::mapping::Ensured;
 use crate::state::paths::{ensure_private_dir, now_ms};
 use anyhow::{Context, Result};
 use fs2::FileExt;

@@ -6,7 +6,7 @@ use crate::soracom::api::Client;
 use crate::app::App;
 use crate::error::NapshError;
 use crate::state::paths::{now_ms, read_private, write_private_unsynced};
-use crate::registry::Entry;
+use crate::napter::registry::Entry;
 use anyhow::Result;
 use napsh_core::messages::{DeviceEntry, ErrorKind, MappingSummary};
 use napsh_core::resolve::{resolve, ResolveError};
@@ -59,7 +59,7 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let spinner = crate::progress::Spinner::start("fetching the device list…");
     let (sims, maps) = tokio::try_join!(
         client.list::<Sim>("/sims"),
-        crate::mappings::list_all(client)
+        crate::napter::mapping::list_all(client)
     )?;
     spinner.finish();
     let owned = app.registry().entries().unwrap_or_default();

@@ -4,8 +4,8 @@
 use crate::soracom::api::Client;
 use crate::error::{self, NapshError};
 use crate::state::paths::now_ms;
-use crate::registry::{Entry, Owner, Registry};
-use crate::source_ip::covers;
+use crate::napter::registry::{Entry, Owner, Registry};
+use crate::napter::source_range::covers;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 use napsh_core::messages::{Endpoint, ErrorKind};
@@ -108,7 +108,7 @@ pub fn live_for<'a>(
 ) -> Vec<&'a PortMapping> {
     let mut out: Vec<&PortMapping> = maps
         .iter()
-        .filter(|m| crate::devices::targets(m, sim) && !m.is_expired(now))
+        .filter(|m| crate::napter::devices::targets(m, sim) && !m.is_expired(now))
         .filter(|m| port.is_none_or(|p| m.destination.port == p))
         .collect();
     out.sort_by_key(|m| std::cmp::Reverse(m.expired_time.unwrap_or(i64::MAX)));
@@ -271,7 +271,7 @@ async fn create(client: &Client, want: &Want, known: &[PortMapping]) -> Result<P
         !known
             .iter()
             .any(|k| k.ip_address == m.ip_address && k.port == m.port)
-            && crate::devices::targets(m, &want.sim)
+            && crate::napter::devices::targets(m, &want.sim)
             && m.destination.port == want.device_port
             && !m.is_expired(now_ms())
     });

@@ -158,7 +158,7 @@ fn validate(config: &Config, path: &Path) -> Result<()> {
     for (i, rule) in config.rules.iter().enumerate() {
         validate_rule(rule).with_context(|| format!("{}: rules[{}]", path.display(), i))?;
     }
-    crate::service::validate_config(config, path)?;
+    crate::ssh::service::validate_config(config, path)?;
     Ok(())
 }
 

@@ -2,20 +2,13 @@
 //! ssh and per-device pinned host keys. `main` only parses, dispatches and renders failures.
 
 mod app;
-mod askpass;
 mod cli;
 mod commands;
 mod config;
 mod error;
-mod fanout;
-mod forward;
-mod host_key_guard;
-mod known_hosts;
 mod napter;
 mod output;
 mod progress;
-mod service;
-mod session;
 mod signals;
 mod soracom;
 mod state;
@@ -25,9 +18,9 @@ mod ssh;
 use clap::Parser;
 
 fn main() {
-    if askpass::invoked_as_askpass() {
+    if ssh::askpass::invoked_as_askpass() {
         let prompt = std::env::args().nth(1).unwrap_or_default();
-        std::process::exit(askpass::run_client(&prompt));
+        std::process::exit(ssh::askpass::run_client(&prompt));
     }
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);

@@ -6,11 +6,11 @@ use crate::napter::lease::{ensure_for, finish};
 use crate::app::App;
 use crate::cli::DoctorArgs;
 use crate::error::{self, NapshError};
-use crate::known_hosts::{host_key_changed, keyscan, pinned, verify};
+use crate::ssh::known_hosts::{host_key_changed, keyscan, pinned, verify};
 use crate::napter::mapping::{Ensured, Holder};
 use crate::output;
 use crate::napter::registry::Owner;
-use crate::ssh::build_args;
+use crate::ssh::launch::build_args;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
@@ -273,17 +273,17 @@ fn host_key(app: &App, device: &Device, ip: &str, port: u16, label: &str) -> Res
 }
 
 async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> Result<String> {
-    let (askpass, env) = crate::session::askpass_env(crate::session::password_for(app, device)?)?;
+    let (askpass, env) = crate::ssh::askpass::askpass_env(crate::ssh::askpass::password_for(app, device)?)?;
     let mut options = vec!["ConnectTimeout=20".to_string()];
     if askpass.is_none() {
         options.insert(0, "BatchMode=yes".into());
     }
-    let to = crate::session::Destination {
+    let to = crate::ssh::plan::Destination {
         ip: ip.to_string(),
         port,
         alias: device.sim_id.clone(),
     };
-    let plan = crate::session::plan_to(app, to, user, &options, &["true".into()], false);
+    let plan = crate::ssh::plan::plan_to(app, to, user, &options, &["true".into()], false);
     let out = tokio::process::Command::new("ssh")
         .args(build_args(&plan))
         .envs(env)

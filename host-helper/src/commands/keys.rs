@@ -5,7 +5,7 @@ use super::duration;
 use crate::app::App;
 use crate::cli::{KeysCommand, KeysListArgs, KeysPushArgs};
 use crate::error::NapshError;
-use crate::fanout::{self, Echo, Spec};
+use crate::ssh::fanout::{self, Echo, Spec};
 use crate::output;
 use anyhow::{Context, Result};
 use base64::Engine;

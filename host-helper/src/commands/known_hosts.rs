@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::cli::KnownHostsCommand;
-use crate::known_hosts::reset;
+use crate::ssh::known_hosts::reset;
 use crate::output;
 use anyhow::Result;
 use napsh_core::sanitize::for_terminal;
@@ -29,7 +29,7 @@ pub async fn run(app: &App, command: KnownHostsCommand) -> Result<i32> {
 
 /// Prints the pinned keys as a table or a JSON array.
 fn list(file: &std::path::Path, json: bool) -> Result<()> {
-    let entries = crate::known_hosts::list(file)?;
+    let entries = crate::ssh::known_hosts::list(file)?;
     if json {
         output::json(&entries);
         return Ok(());
@@ -54,7 +54,7 @@ fn list(file: &std::path::Path, json: bool) -> Result<()> {
 /// SIM id and a LAN address work even without the API.
 async fn alias_of(app: &App, device: &str) -> Result<(String, String)> {
     if let Some(lan) = napsh_core::lan::parse_target(device) {
-        let alias = crate::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
+        let alias = crate::ssh::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
         return Ok((alias, for_terminal(&lan.host)));
     }
     match crate::napter::devices::resolve_all(app, &[device]).await {

@@ -18,7 +18,6 @@ mod reach;
 mod ssh;
 mod ssh_config;
 mod ssh_lan;
-mod ssh_plan;
 mod tunnel;
 mod web;
 mod zellij;

@@ -49,7 +49,7 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     tracing::info!(%ip, port, reused = ensured.reused, "piping through the mapping");
     let piping = tokio::task::spawn_blocking(move || {
         let sock = connect(&ip, port)?;
-        crate::forward::pipe_stdio(sock)
+        crate::ssh::forward::pipe_stdio(sock)
     });
     let ended = tokio::select! {
         done = piping => match done.context("the pipe thread failed") {

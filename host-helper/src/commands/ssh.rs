@@ -10,9 +10,10 @@ use crate::state::journal::Record;
 use crate::napter::mapping::Holder;
 use crate::output;
 use crate::napter::registry::Owner;
-use crate::session::{askpass_env, connect_failure, password_for};
+use crate::ssh::askpass::{askpass_env, password_for};
+use crate::ssh::verdict::connect_failure;
 use crate::signals::{exit_code, Signals};
-use crate::ssh::build_args;
+use crate::ssh::launch::build_args;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
@@ -23,7 +24,7 @@ use napsh_core::Device;
 pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     let (user_at, name) = split_user(&args.target);
-    let service = crate::service::requested(args.service.as_deref())?;
+    let service = crate::ssh::service::requested(args.service.as_deref())?;
     if let Some(lan) = napsh_core::lan::parse_target(name) {
         return super::ssh_lan::run(app, &args, user_at, lan, service, signals).await;
     }
@@ -78,10 +79,10 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         return Ok(exit_code(sig));
     }
     crate::state::failures::record(&app.dirs.state, &device.sim_id, None);
-    let endpoint = crate::session::Destination::mapped(&ensured, &device);
+    let endpoint = crate::ssh::plan::Destination::mapped(&ensured, &device);
     let (plan, target) =
-        super::ssh_plan::plan(app, &args, &device, endpoint, user.clone(), service);
-    let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
+        crate::ssh::plan::for_ssh_args(app, &args, &device, endpoint, user.clone(), service);
+    let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
     let failed_to_connect = matches!(&outcome, Ok(o) if o.code == 255 && o.signal.is_none());
     if failed_to_connect && forget_if_gone(app, &client, &device, &ensured).await {
@@ -96,7 +97,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let missing = match (&target, &outcome) {
         (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
             let password = app.config.settings_for(&device).password;
-            crate::service::explain_missing(&plan, t, password.as_ref(), &label, name).await
+            crate::ssh::service::explain_missing(&plan, t, password.as_ref(), &label, name).await
         }
         _ => None,
     };

@@ -11,8 +11,8 @@ use crate::napter::lease::Session;
 use crate::app::App;
 use crate::cli::reach::TunnelArgs;
 use crate::error::{self, NapshError};
-use crate::forward::{human_bytes, relay_checked};
-use crate::host_key_guard::{Checked, Guard};
+use crate::ssh::forward::{human_bytes, relay_checked};
+use crate::ssh::host_key_guard::{Checked, Guard};
 use crate::state::journal::Record;
 use crate::napter::mapping::Ensured;
 use crate::output;
@@ -405,7 +405,7 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
 
 /// A plain forward's connection, spliced in the kernel on blocking threads (the async relay
 /// when the sockets cannot be handed over).
-async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::forward::Moved> {
+async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::ssh::forward::Moved> {
     let (client, device) = match (client.into_std(), device.into_std()) {
         (Ok(c), Ok(d)) => (c, d),
         (c, d) => {
@@ -419,7 +419,7 @@ async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::
             ));
         }
     };
-    match tokio::task::spawn_blocking(move || crate::forward::relay_spliced(client, device)).await {
+    match tokio::task::spawn_blocking(move || crate::ssh::forward::relay_spliced(client, device)).await {
         Ok(r) => r,
         Err(e) => Err(anyhow::anyhow!("the relay thread failed: {e}")),
     }

@@ -84,7 +84,7 @@ impl Session {
 /// a mapping napsh recorded (live, allowing our source) costs no call; otherwise the device's
 /// state comes from this process's fresh listing, else the fresh device cache, else the API;
 /// a device the fresh cache shows online and without mappings is created at once (1 call).
-/// A device that went offline since is caught when ssh fails (see `ssh::diagnose`).
+/// A device that went offline since is caught when ssh fails (see `ssh::verdict::diagnose`).
 pub async fn ensure_for(
     app: &App,
     client: &Client,

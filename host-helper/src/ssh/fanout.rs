@@ -13,9 +13,10 @@ use crate::error::NapshError;
 use crate::state::journal::Record;
 use crate::napter::mapping::{Ensured, Holder};
 use crate::napter::registry::Owner;
-use crate::session::{askpass_env, connect_failure};
+use crate::ssh::askpass::askpass_env;
+use crate::ssh::verdict::connect_failure;
 use crate::signals::Signals;
-use crate::ssh::{build_args, run_piped, Sinks};
+use crate::ssh::launch::{build_args, run_piped, Sinks};
 use anyhow::{Context, Result};
 use napsh_core::fanout::{
     exit_code, labels, log_file_stem, prefixed_line, prefixes, short_reason, summary, ExecResult,
@@ -300,7 +301,7 @@ impl Ctx<'_> {
             Ok(files) => files,
             Err(e) => return Verdict::Failed(e, None),
         };
-        let plan = crate::session::plan(
+        let plan = crate::ssh::plan::plan(
             self.app,
             ensured,
             &target.device,

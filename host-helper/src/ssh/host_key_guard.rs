@@ -4,7 +4,7 @@
 //! it, like `napsh ssh`'s trust on first use).
 
 use crate::error::NapshError;
-use crate::known_hosts::{keyscan, pinned, verify, HostKey};
+use crate::ssh::known_hosts::{keyscan, pinned, verify, HostKey};
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
 use napsh_core::ssh_kex::WireHostKey;

@@ -5,7 +5,7 @@
 
 use crate::config::{fetch_password, Config, PasswordSource};
 use crate::error::NapshError;
-use crate::ssh::{build_args, SshPlan};
+use crate::ssh::launch::{build_args, SshPlan};
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
@@ -114,7 +114,7 @@ async fn list_running(
     list_template: &str,
     password: Option<&PasswordSource>,
 ) -> Result<Vec<String>> {
-    let (_askpass, env) = crate::session::askpass_env(password.map(fetch_password).transpose()?)?;
+    let (_askpass, env) = crate::ssh::askpass::askpass_env(password.map(fetch_password).transpose()?)?;
     let list_plan = SshPlan {
         command: vec![list_template.to_string()],
         tty_for_command: false,

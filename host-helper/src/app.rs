@@ -1,12 +1,11 @@
 //! The per-invocation context: directories, config, the selected profile and the API client
 //! (both loaded lazily, so commands that need neither work without a profile).
 
+use crate::config::{self, Config};
 use crate::soracom::api::Client;
 use crate::soracom::auth::TokenCache;
-use crate::config::{self, Config};
-use crate::state::paths::Dirs;
 use crate::soracom::profile::{self, Profile, ProfileEnv};
-use crate::napter::registry::Registry;
+use crate::state::paths::Dirs;
 use anyhow::Result;
 use napsh_core::soracom::{PortMapping, Sim};
 use std::sync::{Arc, Mutex};
@@ -100,16 +99,4 @@ impl App {
             .clone()
             .filter(|s| s.taken.elapsed() < SNAPSHOT_TTL)
     }
-
-    /// The registry of mappings napsh created.
-    pub fn registry(&self) -> Registry {
-        Registry::new(&self.dirs.state)
-    }
-
-    /// The source range for new mappings.
-    pub async fn source_cidr(&self) -> Result<ipnet::IpNet> {
-        crate::napter::source_range::source_cidr(self.config.source_cidr.as_deref(), &self.config.ip_echo_url)
-            .await
-    }
-
 }

@@ -11,9 +11,9 @@ mod output;
 mod progress;
 mod signals;
 mod soracom;
+mod ssh;
 mod state;
 mod zellij;
-mod ssh;
 
 use clap::Parser;
 

@@ -1,11 +1,11 @@
 //! `napsh audit`: Soracom's Napter audit log for one device (`GET /v1/audit_logs/napter`
 //! filtered to its IMSI), every page followed until `--limit` entries.
 
-use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::AuditArgs;
 use crate::error::NapshError;
 use crate::output;
+use crate::soracom::api::Client;
 use anyhow::{Context, Result};
 use napsh_core::audit::{audit_rows, next_cursor, page_query, AUDIT_HEADER, MAX_PAGE};
 use napsh_core::messages::ErrorKind;

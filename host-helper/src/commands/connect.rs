@@ -1,11 +1,12 @@
 //! `napsh connect`: ensure a mapping per device, concurrently; one result per device.
 
-use super::{device_port, duration, guide_for};
-use crate::soracom::api::Client;
+use super::guide_for;
 use crate::app::App;
 use crate::cli::ConnectArgs;
 use crate::error;
-use crate::napter::lease::{cached_online_unmapped, fresh_mappings, sim_of, ConnectJob};
+use crate::napter::lease::{
+    cached_online_unmapped, device_port, duration, fresh_mappings, sim_of, ConnectJob,
+};
 use crate::napter::mapping::{Ensured, Holder, Known};
 use crate::output;
 use anyhow::Result;
@@ -176,7 +177,9 @@ fn print(r: &ConnectResult, json: bool) {
                 .map(|t| {
                     format!(
                         ", expires in {}",
-                        napsh_core::device::format_duration((t - crate::state::paths::now_ms()) / 1000)
+                        napsh_core::device::format_duration(
+                            (t - crate::state::paths::now_ms()) / 1000
+                        )
                     )
                 })
                 .unwrap_or_default();

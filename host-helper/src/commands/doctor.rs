@@ -1,15 +1,14 @@
 //! `napsh doctor`: walks profile → auth → SIM online → mapping → TCP → SSH banner → host key →
 //! login, printing ✓/✗ per step, and explains the first failure (its exit code is napsh's).
 
-use super::{device_port, duration};
-use crate::napter::lease::{ensure_for, finish};
 use crate::app::App;
 use crate::cli::DoctorArgs;
 use crate::error::{self, NapshError};
-use crate::ssh::known_hosts::{host_key_changed, keyscan, pinned, verify};
+use crate::napter::lease::{device_port, duration, ensure_for, finish};
 use crate::napter::mapping::{Ensured, Holder};
-use crate::output;
 use crate::napter::registry::Owner;
+use crate::output;
+use crate::ssh::known_hosts::{host_key_changed, keyscan, pinned, verify};
 use crate::ssh::launch::build_args;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
@@ -143,7 +142,9 @@ async fn device_step(
     client: &crate::soracom::api::Client,
     name: &str,
 ) -> Result<(String, Device)> {
-    let d = crate::napter::devices::resolve_all(app, &[name]).await?.remove(0);
+    let d = crate::napter::devices::resolve_all(app, &[name])
+        .await?
+        .remove(0);
     let sim: napsh_core::soracom::Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
     let label = for_terminal(d.label());
     if !sim.session_status.as_ref().is_some_and(|s| s.online) {
@@ -273,7 +274,8 @@ fn host_key(app: &App, device: &Device, ip: &str, port: u16, label: &str) -> Res
 }
 
 async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> Result<String> {
-    let (askpass, env) = crate::ssh::askpass::askpass_env(crate::ssh::askpass::password_for(app, device)?)?;
+    let (askpass, env) =
+        crate::ssh::askpass::askpass_env(crate::ssh::askpass::password_for(app, device)?)?;
     let mut options = vec!["ConnectTimeout=20".to_string()];
     if askpass.is_none() {
         options.insert(0, "BatchMode=yes".into());

@@ -16,7 +16,8 @@ use napsh_core::Device;
 
 /// Runs `napsh guide`.
 pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
-    let (device, mut reason) = match crate::napter::devices::resolve_all(app, &[&args.device]).await {
+    let (device, mut reason) = match crate::napter::devices::resolve_all(app, &[&args.device]).await
+    {
         Ok(mut d) => (Some(d.remove(0)), None),
         Err(e)
             if matches!(
@@ -30,7 +31,7 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
     };
     let mut endpoint = None;
     if let Some(d) = &device {
-        let port = super::device_port(
+        let port = crate::napter::lease::device_port(
             app,
             &crate::cli::MappingOpts {
                 port: args.port,

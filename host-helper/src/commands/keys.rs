@@ -1,12 +1,12 @@
 //! `napsh keys push|list`: install the user's public key on devices (idempotently, the key on
 //! ssh's stdin, a configured password used once) and list a device's authorized keys.
 
-use super::duration;
 use crate::app::App;
 use crate::cli::{KeysCommand, KeysListArgs, KeysPushArgs};
 use crate::error::NapshError;
-use crate::ssh::fanout::{self, Echo, Spec};
+use crate::napter::lease::duration;
 use crate::output;
+use crate::ssh::fanout::{self, Echo, Spec};
 use anyhow::{Context, Result};
 use base64::Engine;
 use napsh_core::authorized_keys::{

@@ -2,8 +2,8 @@
 
 use crate::app::App;
 use crate::cli::KnownHostsCommand;
-use crate::ssh::known_hosts::reset;
 use crate::output;
+use crate::ssh::known_hosts::reset;
 use anyhow::Result;
 use napsh_core::sanitize::for_terminal;
 
@@ -54,7 +54,8 @@ fn list(file: &std::path::Path, json: bool) -> Result<()> {
 /// SIM id and a LAN address work even without the API.
 async fn alias_of(app: &App, device: &str) -> Result<(String, String)> {
     if let Some(lan) = napsh_core::lan::parse_target(device) {
-        let alias = crate::ssh::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
+        let alias =
+            crate::ssh::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
         return Ok((alias, for_terminal(&lan.host)));
     }
     match crate::napter::devices::resolve_all(app, &[device]).await {

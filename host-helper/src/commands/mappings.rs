@@ -1,16 +1,15 @@
 //! `napsh mappings`: every live mapping of the operator (with device names, time left and
 //! whether napsh owns it), and `napsh mappings close`.
 
-use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::{CloseArgs, MappingsAction, MappingsArgs};
-use crate::napter::devices::{summary, targets};
 use crate::error;
+use crate::napter::devices::summary;
 use crate::napter::lease::{self, of_devices, recorded_live};
-use crate::napter::mapping::list_all;
+use crate::napter::mapping::{list_all, targets};
+use crate::napter::registry::Entry;
 use crate::output;
 use crate::state::paths::now_ms;
-use crate::napter::registry::Entry;
 use anyhow::Result;
 use napsh_core::device::format_duration;
 use napsh_core::messages::MappingSummary;

@@ -23,8 +23,7 @@ mod web;
 mod zellij;
 
 use crate::app::App;
-use crate::cli::{Cli, Command, MappingOpts};
-use crate::config::validate_duration;
+use crate::cli::{Cli, Command};
 use anyhow::Result;
 use napsh_core::guide::{guide_text, GuideInput};
 use napsh_core::messages::Endpoint;
@@ -88,25 +87,6 @@ pub fn wants_json(command: &Command) -> bool {
     }
 }
 
-/// Device port: `--port` > config rule > 22.
-pub(crate) fn device_port(app: &App, opts: &MappingOpts, device: &Device) -> u16 {
-    opts.port
-        .or_else(|| app.config.settings_for(device).port)
-        .unwrap_or(22)
-}
-
-/// Mapping lifetime: `--duration` > config, validated.
-fn duration(app: &App, opts: &MappingOpts) -> Result<u64> {
-    let secs = opts.duration.unwrap_or(app.config.mapping_duration_secs);
-    validate_duration(secs).map_err(|e| {
-        let e = crate::error::NapshError {
-            why: format!("--duration: {}", e.why),
-            ..e
-        };
-        e.into()
-    })
-}
-
 /// The manual guide for `device`, explaining `reason`.
 fn guide_for(
     app: &App,
@@ -134,6 +114,6 @@ fn known_source(app: &App) -> Option<String> {
     std::env::var("NAPSH_SOURCE_CIDR")
         .ok()
         .or_else(|| app.config.source_cidr.clone())
-        .and_then(|c| crate::napter::source_range::parse_cidr(&c).ok())
+        .and_then(|c| crate::config::parse_cidr(&c).ok())
         .map(|n| n.to_string())
 }

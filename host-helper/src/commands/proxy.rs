@@ -5,13 +5,13 @@
 //! journal (device port, mapping, how it ended).
 
 use super::reach::lifetime;
-use crate::napter::lease::Session;
 use crate::app::App;
 use crate::cli::reach::ProxyArgs;
 use crate::error::{self, NapshError};
-use crate::state::journal::Record;
+use crate::napter::lease::Session;
 use crate::output;
 use crate::signals::{exit_code, Signals};
+use crate::state::journal::Record;
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
@@ -44,7 +44,7 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
             return Ok(code);
         }
     };
-    record.mapping(&ensured);
+    record.mapping(&ensured.mapping, ensured.reused);
     let (ip, port) = (ensured.mapping.ip_address.clone(), ensured.mapping.port);
     tracing::info!(%ip, port, reused = ensured.reused, "piping through the mapping");
     let piping = tokio::task::spawn_blocking(move || {

@@ -2,10 +2,10 @@
 //! known_hosts are (for generated ProxyCommands), the device's SSH port, and ensuring a
 //! session mapping that a signal cannot leak.
 
-use super::{device_port, duration};
 use crate::app::App;
 use crate::cli::MappingOpts;
 use crate::error::NapshError;
+use crate::napter::lease::{device_port, duration};
 use anyhow::{Context, Result};
 use napsh_core::ssh_config::{NapshPaths, QuoteError};
 use napsh_core::Device;

@@ -1,19 +1,19 @@
 //! `napsh ssh`: ensure a mapping, run the system ssh with the pinned host key, and delete the
 //! mapping when the session ends — normally, on Ctrl-C, on a closed terminal or SIGTERM.
 
-use super::{device_port, duration, guide_for};
-use crate::napter::lease::{ensure_for, finish, forget_if_gone, Finished};
+use super::guide_for;
 use crate::app::App;
 use crate::cli::SshArgs;
 use crate::error::{self, NapshError};
-use crate::state::journal::Record;
+use crate::napter::lease::{device_port, duration, ensure_for, finish, forget_if_gone, Finished};
 use crate::napter::mapping::Holder;
-use crate::output;
 use crate::napter::registry::Owner;
-use crate::ssh::askpass::{askpass_env, password_for};
-use crate::ssh::verdict::connect_failure;
+use crate::output;
 use crate::signals::{exit_code, Signals};
+use crate::ssh::askpass::{askpass_env, password_for};
 use crate::ssh::launch::build_args;
+use crate::ssh::verdict::connect_failure;
+use crate::state::journal::Record;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
@@ -28,7 +28,9 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     if let Some(lan) = napsh_core::lan::parse_target(name) {
         return super::ssh_lan::run(app, &args, user_at, lan, service, signals).await;
     }
-    let device = crate::napter::devices::resolve_all(app, &[name]).await?.remove(0);
+    let device = crate::napter::devices::resolve_all(app, &[name])
+        .await?
+        .remove(0);
     let user = app
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
@@ -72,7 +74,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
             return Ok(report(app, &device, port, &user, &err));
         }
     };
-    record.mapping(&ensured);
+    record.mapping(&ensured.mapping, ensured.reused);
     if let Some(sig) = interrupted {
         finish(app, &client, &ensured, &me, args.keep).await;
         record.interrupted();

@@ -33,10 +33,11 @@ pub(super) async fn run(
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     let endpoint = crate::ssh::plan::Destination {
         ip: lan.host.clone(),
-        port: super::device_port(app, &args.mapping, &device),
+        port: crate::napter::lease::device_port(app, &args.mapping, &device),
         alias: device.sim_id.clone(),
     };
-    let (plan, target) = crate::ssh::plan::for_ssh_args(app, args, &device, endpoint, user, service);
+    let (plan, target) =
+        crate::ssh::plan::for_ssh_args(app, args, &device, endpoint, user, service);
     tracing::info!(host = %lan.host, alias = %plan.alias, "direct LAN connection");
     let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await?;
     drop(askpass);

@@ -7,17 +7,17 @@
 //! ended: the tunnel's exit code, the error that kept it from opening, or `interrupted`).
 
 use super::reach::{lifetime, ssh_port};
-use crate::napter::lease::Session;
 use crate::app::App;
 use crate::cli::reach::TunnelArgs;
 use crate::error::{self, NapshError};
+use crate::napter::lease::Session;
+use crate::napter::mapping::Ensured;
+use crate::output;
+use crate::signals::{exit_code, Signals};
 use crate::ssh::forward::{human_bytes, relay_checked};
 use crate::ssh::host_key_guard::{Checked, Guard};
 use crate::state::journal::Record;
-use crate::napter::mapping::Ensured;
-use crate::output;
 use crate::state::paths::now_ms;
-use crate::signals::{exit_code, Signals};
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
@@ -145,7 +145,7 @@ async fn open(
         Ok(e) => e,
         Err(e) => return failed(record, e),
     };
-    record.mapping(&ensured);
+    record.mapping(&ensured.mapping, ensured.reused);
     let guard = (spec.remote == ssh_port(app, device)).then(|| Guard {
         known_hosts: app.dirs.known_hosts(),
         sim_id: device.sim_id.clone(),
@@ -405,7 +405,10 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
 
 /// A plain forward's connection, spliced in the kernel on blocking threads (the async relay
 /// when the sockets cannot be handed over).
-async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::ssh::forward::Moved> {
+async fn relay_in_kernel(
+    client: TcpStream,
+    device: TcpStream,
+) -> Result<crate::ssh::forward::Moved> {
     let (client, device) = match (client.into_std(), device.into_std()) {
         (Ok(c), Ok(d)) => (c, d),
         (c, d) => {
@@ -419,7 +422,9 @@ async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::
             ));
         }
     };
-    match tokio::task::spawn_blocking(move || crate::ssh::forward::relay_spliced(client, device)).await {
+    match tokio::task::spawn_blocking(move || crate::ssh::forward::relay_spliced(client, device))
+        .await
+    {
         Ok(r) => r,
         Err(e) => Err(anyhow::anyhow!("the relay thread failed: {e}")),
     }

@@ -1,9 +1,12 @@
-//! A mapping's life in one napsh process: ensuring it for a device (reused or created, asking
-//! the API as little as possible), holding it for this process's session, releasing it when
-//! the session ends (deleted by its last user), reaping the ones whose sessions all died,
-//! forgetting recorded ones that are gone, and closing them (`napsh mappings close`).
+//! A mapping's life in one napsh process: its device port and lifetime (`--port`, `--duration`,
+//! the config), ensuring it for a device (reused or created, asking the API as little as
+//! possible), holding it for this process's session, releasing it when the session ends
+//! (deleted by its last user), reaping the ones whose sessions all died, forgetting recorded
+//! ones that are gone, and closing them (`napsh mappings close`).
 
 use crate::app::App;
+use crate::cli::MappingOpts;
+use crate::config::validate_duration;
 use crate::error;
 use crate::napter::devices::fresh_cached_entry;
 use crate::napter::mapping::{
@@ -19,6 +22,25 @@ use ipnet::IpNet;
 use napsh_core::soracom::Sim;
 use napsh_core::Device;
 use std::sync::Arc;
+
+/// Device port: `--port` > config rule > 22.
+pub fn device_port(app: &App, opts: &MappingOpts, device: &Device) -> u16 {
+    opts.port
+        .or_else(|| app.config.settings_for(device).port)
+        .unwrap_or(22)
+}
+
+/// Mapping lifetime: `--duration` > config, validated.
+pub fn duration(app: &App, opts: &MappingOpts) -> Result<u64> {
+    let secs = opts.duration.unwrap_or(app.config.mapping_duration_secs);
+    validate_duration(secs).map_err(|e| {
+        let e = crate::error::NapshError {
+            why: format!("--duration: {}", e.why),
+            ..e
+        };
+        e.into()
+    })
+}
 
 /// Who asks for mappings in this process, and for how long.
 pub struct Session {
@@ -162,7 +184,10 @@ pub async fn fresh_mappings(app: &App, client: &Client) -> Result<crate::napter:
         None => {
             let listed_at_ms = crate::state::paths::now_ms();
             let mappings = crate::napter::mapping::list_all(client).await?;
-            Ok(crate::napter::mapping::Known::listed(mappings, listed_at_ms))
+            Ok(crate::napter::mapping::Known::listed(
+                mappings,
+                listed_at_ms,
+            ))
         }
     }
 }
@@ -216,7 +241,11 @@ pub async fn finish(
 
 /// A registry entry for a mapping whose delete failed, owned by `me` only: once this process
 /// has exited, the next napsh command's reaping deletes it.
-pub fn entry_to_reap(profile_key: &str, ensured: &Ensured, me: &Owner) -> crate::napter::registry::Entry {
+pub fn entry_to_reap(
+    profile_key: &str,
+    ensured: &Ensured,
+    me: &Owner,
+) -> crate::napter::registry::Entry {
     let m = &ensured.mapping;
     crate::napter::registry::Entry {
         profile_key: profile_key.to_string(),
@@ -236,7 +265,12 @@ pub fn entry_to_reap(profile_key: &str, ensured: &Ensured, me: &Owner) -> crate:
 /// After ssh could not connect through a reused mapping: whether that recorded mapping is gone
 /// (`true`), in which case it is forgotten, never deleted — its endpoint may already serve
 /// another device, and deleting it would delete that device's mapping.
-pub async fn forget_if_gone(app: &App, client: &Client, device: &Device, ensured: &Ensured) -> bool {
+pub async fn forget_if_gone(
+    app: &App,
+    client: &Client,
+    device: &Device,
+    ensured: &Ensured,
+) -> bool {
     if !ensured.reused {
         return false;
     }
@@ -288,7 +322,8 @@ pub async fn reap(app: &App) {
             }
         }
         tracing::info!(%ip, port, "reaping an abandoned mapping");
-        if let Err(e) = crate::napter::mapping::delete(&client, &entry.ip_address, entry.port).await {
+        if let Err(e) = crate::napter::mapping::delete(&client, &entry.ip_address, entry.port).await
+        {
             crate::output::warn(&format!(
                 "could not delete the abandoned mapping {}:{} of SIM {}: {}",
                 entry.ip_address,

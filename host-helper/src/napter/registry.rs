@@ -274,6 +274,15 @@ impl Registry {
     }
 }
 
+/// Defined here rather than in `app.rs`, so that the per-invocation context does not
+/// depend on the napter modules that use it.
+impl crate::app::App {
+    /// The registry of mappings napsh created.
+    pub fn registry(&self) -> Registry {
+        Registry::new(&self.dirs.state)
+    }
+}
+
 /// Drops expired entries and dead owners; returns (and removes) the entries of `profile_key`
 /// whose owners are all dead and which are not kept: their mappings should be deleted.
 /// Entries that never had an owner (reserved by `napsh connect`) are left to expiry.

@@ -4,19 +4,19 @@
 //! its device is done, Ctrl-C / SIGTERM / SIGHUP ending every ssh and still cleaning up, one
 //! journal entry per device.
 
-use crate::soracom::api::Client;
 use crate::app::App;
 use crate::cli::{MappingOpts, TargetArgs};
 use crate::config::{fetch_password, PasswordSource};
 use crate::error;
 use crate::error::NapshError;
-use crate::state::journal::Record;
 use crate::napter::mapping::{Ensured, Holder};
 use crate::napter::registry::Owner;
-use crate::ssh::askpass::askpass_env;
-use crate::ssh::verdict::connect_failure;
 use crate::signals::Signals;
+use crate::soracom::api::Client;
+use crate::ssh::askpass::askpass_env;
 use crate::ssh::launch::{build_args, run_piped, Sinks};
+use crate::ssh::verdict::connect_failure;
+use crate::state::journal::Record;
 use anyhow::{Context, Result};
 use napsh_core::fanout::{
     exit_code, labels, log_file_stem, prefixed_line, prefixes, short_reason, summary, ExecResult,
@@ -119,7 +119,7 @@ pub fn targets(
         };
         out.push(Target {
             user: app.config.user_for(user, device),
-            port: crate::commands::device_port(app, opts, device),
+            port: crate::napter::lease::device_port(app, opts, device),
             device: device.clone(),
             label,
             prefix,
@@ -281,7 +281,7 @@ impl Ctx<'_> {
             Ok(e) => e,
             Err(e) => return Verdict::Failed(e, None),
         };
-        record.mapping(&ensured);
+        record.mapping(&ensured.mapping, ensured.reused);
         let verdict = if self.cancel.is_cancelled() {
             Verdict::Interrupted
         } else {
@@ -390,7 +390,11 @@ impl Ctx<'_> {
             Verdict::Failed(err, code) => {
                 let info = error::info(&err);
                 record.fail_kind(info.kind, code);
-                crate::state::failures::record(&self.app.dirs.state, &d.sim_id, Some(&info.message));
+                crate::state::failures::record(
+                    &self.app.dirs.state,
+                    &d.sim_id,
+                    Some(&info.message),
+                );
                 write_to(
                     Echo::Stderr,
                     &prefixed_line(

@@ -17,8 +17,8 @@ pub async fn connect_failure(
     device: &Device,
     host_key_failed: bool,
 ) -> anyhow::Error {
-    let pinned =
-        crate::ssh::known_hosts::pinned(&app.dirs.known_hosts(), &device.sim_id).unwrap_or_default();
+    let pinned = crate::ssh::known_hosts::pinned(&app.dirs.known_hosts(), &device.sim_id)
+        .unwrap_or_default();
     if host_key_failed && !pinned.is_empty() {
         return crate::ssh::known_hosts::host_key_changed(
             &format!("{} (SIM {})", for_terminal(device.label()), device.sim_id),

@@ -1,5 +1,7 @@
 //! The per-invocation context: directories, config, the selected profile and the API client
-//! (both loaded lazily, so commands that need neither work without a profile).
+//! (both loaded lazily, so commands that need neither work without a profile), and the SIMs and
+//! mappings this process just listed. Its mapping registry and source range accessors live in
+//! `napter`.
 
 use crate::config::{self, Config};
 use crate::soracom::api::Client;

@@ -1,6 +1,6 @@
 //! What `tunnel`, `proxy`, `ssh-config` and `inventory` share: where napsh and its
-//! known_hosts are (for generated ProxyCommands), the device's SSH port, and ensuring a
-//! session mapping that a signal cannot leak.
+//! known_hosts are (for generated ProxyCommands), the device's SSH port and mapping lifetime,
+//! the fleet, and each device's user. (Their mappings are held through `napter::lease::Session`.)
 
 use crate::app::App;
 use crate::cli::MappingOpts;

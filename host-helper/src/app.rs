@@ -1,12 +1,13 @@
 //! The per-invocation context: directories, config, the selected profile and the API client
-//! (both loaded lazily, so commands that need neither work without a profile).
+//! (both loaded lazily, so commands that need neither work without a profile), and the SIMs and
+//! mappings this process just listed. Its mapping registry and source range accessors live in
+//! `napter`.
 
-use crate::api::Client;
-use crate::auth::TokenCache;
 use crate::config::{self, Config};
-use crate::paths::Dirs;
-use crate::profile::{self, Profile, ProfileEnv};
-use crate::registry::Registry;
+use crate::soracom::api::Client;
+use crate::soracom::auth::TokenCache;
+use crate::soracom::profile::{self, Profile, ProfileEnv};
+use crate::state::paths::Dirs;
 use anyhow::Result;
 use napsh_core::soracom::{PortMapping, Sim};
 use std::sync::{Arc, Mutex};
@@ -99,84 +100,5 @@ impl App {
             .expect("snapshot lock")
             .clone()
             .filter(|s| s.taken.elapsed() < SNAPSHOT_TTL)
-    }
-
-    /// The SIM `sim_id` from a fresh snapshot, else from the API.
-    pub async fn fresh_sim(&self, client: &Client, sim_id: &str) -> Result<Sim> {
-        let known = self
-            .snapshot()
-            .and_then(|s| s.sims.iter().find(|s| s.sim_id == sim_id).cloned());
-        match known {
-            Some(sim) => Ok(sim),
-            None => client.get(&format!("/sims/{sim_id}"), &[]).await,
-        }
-    }
-
-    /// Every mapping, from a fresh snapshot, else from the API.
-    pub async fn fresh_mappings(&self, client: &Client) -> Result<crate::mappings::Known> {
-        match self.snapshot() {
-            Some(s) => Ok(crate::mappings::Known::listed(
-                s.mappings.clone(),
-                s.listed_at_ms,
-            )),
-            None => {
-                let listed_at_ms = crate::paths::now_ms();
-                let mappings = crate::mappings::list_all(client).await?;
-                Ok(crate::mappings::Known::listed(mappings, listed_at_ms))
-            }
-        }
-    }
-
-    /// The registry of mappings napsh created.
-    pub fn registry(&self) -> Registry {
-        Registry::new(&self.dirs.state)
-    }
-
-    /// The source range for new mappings.
-    pub async fn source_cidr(&self) -> Result<ipnet::IpNet> {
-        crate::source_ip::source_cidr(self.config.source_cidr.as_deref(), &self.config.ip_echo_url)
-            .await
-    }
-
-    /// Deletes mappings whose napsh sessions all died (crash, kill -9). Never fails the
-    /// command: problems are warnings.
-    pub async fn reap(&self) {
-        let Ok(client) = self.client() else { return };
-        let key = client.profile().cache_key();
-        let doomed = match self.registry().reap(&key) {
-            Ok(d) => d,
-            Err(e) => return crate::output::warn(&format!("reading the mapping registry: {e:#}")),
-        };
-        for entry in doomed {
-            let (ip, port) = (&entry.ip_address, entry.port);
-            match crate::mappings::still_leads_to(&client, &entry.sim_id, ip, port).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    // Expired or deleted outside napsh; the endpoint may serve another device now.
-                    tracing::info!(%ip, port, "an abandoned mapping is already gone: forgotten");
-                    continue;
-                }
-                Err(e) => {
-                    crate::output::warn(&format!(
-                        "could not check the abandoned mapping {ip}:{port} of SIM {} (the next napsh command retries): {}",
-                        entry.sim_id,
-                        crate::error::one_line(&e)
-                    ));
-                    let _ = self.registry().add(entry);
-                    continue;
-                }
-            }
-            tracing::info!(%ip, port, "reaping an abandoned mapping");
-            if let Err(e) = crate::mappings::delete(&client, &entry.ip_address, entry.port).await {
-                crate::output::warn(&format!(
-                    "could not delete the abandoned mapping {}:{} of SIM {}: {}",
-                    entry.ip_address,
-                    entry.port,
-                    entry.sim_id,
-                    crate::error::one_line(&e)
-                ));
-                let _ = self.registry().add(entry);
-            }
-        }
     }
 }

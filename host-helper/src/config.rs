@@ -1,10 +1,15 @@
 //! napsh's own configuration (`config.toml`): default user, per-device rules (user, port,
-//! password source), mapping duration, source range, ssh extra arguments, timeouts.
+//! password source), mapping duration, source range, ssh extra arguments, timeouts; and
+//! the checks of its keys (the source range's CIDR syntax, service templates, `lan_sims`).
 
 use crate::error::NapshError;
 use anyhow::{Context, Result};
+use ipnet::IpNet;
+use napsh_core::sanitize::{for_terminal, for_terminal_truncated};
+use napsh_core::service;
 use napsh_core::Device;
 use serde::Deserialize;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// Longest Napter mapping Soracom allows, in seconds (8 hours).
@@ -145,8 +150,7 @@ fn validate(config: &Config, path: &Path) -> Result<()> {
         .hint(e.hint.unwrap_or_default())
     })?;
     if let Some(cidr) = &config.source_cidr {
-        crate::source_ip::parse_cidr(cidr)
-            .with_context(|| format!("{}: source_cidr", path.display()))?;
+        parse_cidr(cidr).with_context(|| format!("{}: source_cidr", path.display()))?;
     }
     if config.request_timeout_secs == 0 {
         return Err(NapshError::config(format!(
@@ -158,8 +162,56 @@ fn validate(config: &Config, path: &Path) -> Result<()> {
     for (i, rule) in config.rules.iter().enumerate() {
         validate_rule(rule).with_context(|| format!("{}: rules[{}]", path.display(), i))?;
     }
-    crate::service::validate_config(config, path)?;
+    validate_service_and_lan(config, path)?;
     Ok(())
+}
+
+/// Checks the service templates (global and per rule) and the `lan_sims` table.
+fn validate_service_and_lan(config: &Config, path: &Path) -> Result<()> {
+    let bad = |why: String| NapshError::config(format!("{}: {why}", path.display()));
+    service::validate_templates(
+        config.service_exec.as_deref(),
+        config.service_list.as_deref(),
+    )
+    .map_err(bad)?;
+    for (i, rule) in config.rules.iter().enumerate() {
+        service::validate_templates(rule.service_exec.as_deref(), rule.service_list.as_deref())
+            .map_err(|why| bad(format!("rules[{i}]: {why}")))?;
+    }
+    for (address, sim_id) in &config.lan_sims {
+        if napsh_core::lan::canonical(address).is_none() {
+            return Err(bad(format!(
+                "lan_sims: \"{}\" is not an IP address or a .local name",
+                for_terminal(address)
+            ))
+            .into());
+        }
+        if sim_id.is_empty() || !sim_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad(format!(
+                "lan_sims: \"{}\" is not a SIM id (digits only)",
+                for_terminal(sim_id)
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Parses a CIDR (`198.51.100.7/32`); a bare address means a single host.
+pub fn parse_cidr(text: &str) -> Result<IpNet> {
+    let t = text.trim();
+    if let Ok(net) = t.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    Err(NapshError::config(format!(
+        "\"{}\" is not a CIDR range",
+        for_terminal_truncated(t, 60)
+    ))
+    .hint("write it like 198.51.100.7/32")
+    .into())
 }
 
 /// Checks a mapping duration: seconds, 1 minute to 8 hours.
@@ -327,6 +379,7 @@ pub fn fetch_password(source: &PasswordSource) -> Result<String> {
 mod tests {
     use super::*;
     use napsh_core::soracom::TagSet;
+    use rstest::rstest;
 
     fn device(name: &str, tags: &[(&str, &str)]) -> Device {
         let mut all = TagSet::new();
@@ -425,5 +478,22 @@ port = 22
     fn password_command_output_is_trimmed() {
         let pw = fetch_password(&PasswordSource::Command("printf 'se cret\\n'".into())).unwrap();
         assert_eq!(pw, "se cret");
+    }
+
+    #[rstest]
+    #[case("198.51.100.7/32", "198.51.100.7/32")]
+    #[case("198.51.100.7", "198.51.100.7/32")]
+    #[case("2001:db8::1", "2001:db8::1/128")]
+    #[case("10.1.2.3/8", "10.0.0.0/8")]
+    fn parses(#[case] input: &str, #[case] expected: &str) {
+        assert_eq!(parse_cidr(input).unwrap().to_string(), expected);
+    }
+
+    #[rstest]
+    #[case("300.1.1.1/32")]
+    #[case("1.2.3.4/33")]
+    #[case("example.com")]
+    fn rejects(#[case] input: &str) {
+        assert!(parse_cidr(input).is_err());
     }
 }

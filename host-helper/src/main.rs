@@ -1,43 +1,26 @@
 //! napsh: a shell on a device behind a Soracom SIM, through a Napter mapping, with the system
 //! ssh and per-device pinned host keys. `main` only parses, dispatches and renders failures.
 
-mod api;
 mod app;
-mod askpass;
-mod auth;
 mod cli;
-mod cli_reach;
 mod commands;
 mod config;
-mod devices;
 mod error;
-mod failures;
-mod fanout;
-mod forward;
-mod host_key_guard;
-mod journal;
-mod known_hosts;
-mod mappings;
+mod napter;
 mod output;
-mod paths;
-mod profile;
 mod progress;
-mod registry;
-mod service;
-mod session;
 mod signals;
-mod source_ip;
+mod soracom;
 mod ssh;
-mod web_files;
-mod zellij_install;
-mod zellij_web;
+mod state;
+mod zellij;
 
 use clap::Parser;
 
 fn main() {
-    if askpass::invoked_as_askpass() {
+    if ssh::askpass::invoked_as_askpass() {
         let prompt = std::env::args().nth(1).unwrap_or_default();
-        std::process::exit(askpass::run_client(&prompt));
+        std::process::exit(ssh::askpass::run_client(&prompt));
     }
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);

@@ -1,5 +1,5 @@
 //! Moving bytes between two file descriptors in the kernel: the one relay shared by
-//! `napsh tunnel` / `napsh proxy` (host-helper's `forward.rs`) and the emulator's Napter
+//! `napsh tunnel` / `napsh proxy` (host-helper's `ssh/forward.rs`) and the emulator's Napter
 //! forwarder, so a benchmark of the tunnel measures napsh rather than a slower stand-in.
 //!
 //! - [`relay`] joins two TCP connections both ways, each direction on its own blocking

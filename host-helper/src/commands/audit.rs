@@ -1,11 +1,11 @@
 //! `napsh audit`: Soracom's Napter audit log for one device (`GET /v1/audit_logs/napter`
 //! filtered to its IMSI), every page followed until `--limit` entries.
 
-use crate::api::Client;
 use crate::app::App;
 use crate::cli::AuditArgs;
 use crate::error::NapshError;
 use crate::output;
+use crate::soracom::api::Client;
 use anyhow::{Context, Result};
 use napsh_core::audit::{audit_rows, next_cursor, page_query, AUDIT_HEADER, MAX_PAGE};
 use napsh_core::messages::ErrorKind;
@@ -18,7 +18,7 @@ pub async fn run(app: &App, args: AuditArgs) -> Result<i32> {
     if args.limit == 0 {
         return Err(NapshError::config("--limit must be at least 1").into());
     }
-    let device = crate::devices::resolve_all(app, &[args.device.as_str()])
+    let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
     let imsi = device.imsi.clone().ok_or_else(|| {

@@ -1,18 +1,17 @@
 //! `napsh connect`: ensure a mapping per device, concurrently; one result per device.
 
-use super::{cached_online_unmapped, device_port, duration, guide_for};
-use crate::api::Client;
+use super::guide_for;
 use crate::app::App;
 use crate::cli::ConnectArgs;
 use crate::error;
-use crate::mappings::{ensure, offline_error, Ensured, Holder, Known, Want};
+use crate::napter::lease::{
+    cached_online_unmapped, device_port, duration, fresh_mappings, sim_of, ConnectJob,
+};
+use crate::napter::mapping::{Ensured, Holder, Known};
 use crate::output;
-use crate::registry::Registry;
 use anyhow::Result;
-use ipnet::IpNet;
 use napsh_core::messages::ConnectResult;
 use napsh_core::sanitize::for_terminal;
-use napsh_core::soracom::Sim;
 use napsh_core::Device;
 use std::sync::Arc;
 
@@ -22,7 +21,7 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
     let source = app.source_cidr().await?;
     let client = app.client()?;
     let names: Vec<&str> = args.devices.iter().map(String::as_str).collect();
-    let resolved = crate::devices::resolve_each(app, &names).await?;
+    let resolved = crate::napter::devices::resolve_each(app, &names).await?;
     let snapshot = app.snapshot();
     // Devices the fresh device cache shows online and unmapped, with no mapping recorded by
     // napsh (connect hands out endpoints: a recorded one is checked against a listing), are
@@ -48,7 +47,7 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
         .collect();
     let needs_listing = resolved.iter().zip(&fast).any(|(d, f)| d.is_ok() && !f);
     let known = Arc::new(if needs_listing {
-        app.fresh_mappings(&client).await?
+        fresh_mappings(app, &client).await?
     } else {
         Known::default()
     });
@@ -60,13 +59,13 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, device) in resolved.iter().enumerate() {
         let Ok(device) = device else { continue };
-        let job = Job {
+        let job = ConnectJob {
             client: client.clone(),
             registry: app.registry(),
             known: known.clone(),
             device: device.clone(),
             sim: if fast[i] {
-                Some(super::sim_of(device))
+                Some(sim_of(device))
             } else {
                 snapshot
                     .as_ref()
@@ -105,52 +104,6 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
     Ok(first_failure.map_or(0, |k| k.exit_code()))
 }
 
-/// Everything one device's task needs.
-struct Job {
-    /// API client.
-    client: Arc<Client>,
-    /// Registry of owned mappings.
-    registry: Registry,
-    /// Mappings listed before the tasks started.
-    known: Arc<Known>,
-    /// The device.
-    device: Device,
-    /// Its SIM, when this process fetched it moments ago.
-    sim: Option<Sim>,
-    /// Device port.
-    port: u16,
-    /// Mapping lifetime.
-    secs: u64,
-    /// Our source range.
-    source: IpNet,
-    /// Who holds a new mapping.
-    holder: Holder,
-}
-
-impl Job {
-    async fn run(self) -> Result<Ensured> {
-        let sim: Sim = match self.sim {
-            Some(sim) => sim,
-            None => {
-                self.client
-                    .get(&format!("/sims/{}", self.device.sim_id), &[])
-                    .await?
-            }
-        };
-        if !sim.session_status.as_ref().is_some_and(|s| s.online) {
-            return Err(offline_error(self.device.label()));
-        }
-        let want = Want {
-            sim,
-            device_port: self.port,
-            duration_secs: self.secs,
-            source: self.source,
-            holder: self.holder,
-        };
-        ensure(&self.client, &self.registry, &want, &self.known).await
-    }
-}
-
 fn result_for(
     app: &App,
     args: &ConnectArgs,
@@ -169,7 +122,7 @@ fn result_for(
     };
     match r {
         Ok(e) => {
-            crate::failures::record(&app.dirs.state, &d.sim_id, None);
+            crate::state::failures::record(&app.dirs.state, &d.sim_id, None);
             ConnectResult {
                 ok: true,
                 endpoint: Some(e.endpoint()),
@@ -178,7 +131,7 @@ fn result_for(
         }
         Err(err) => {
             let info = error::info(&err);
-            crate::failures::record(&app.dirs.state, &d.sim_id, Some(&info.message));
+            crate::state::failures::record(&app.dirs.state, &d.sim_id, Some(&info.message));
             let port = device_port(app, &args.mapping, d);
             let user = app.config.user_for(None, d);
             let guide = info
@@ -224,7 +177,9 @@ fn print(r: &ConnectResult, json: bool) {
                 .map(|t| {
                     format!(
                         ", expires in {}",
-                        napsh_core::device::format_duration((t - crate::paths::now_ms()) / 1000)
+                        napsh_core::device::format_duration(
+                            (t - crate::state::paths::now_ms()) / 1000
+                        )
                     )
                 })
                 .unwrap_or_default();

@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::cli::DevicesArgs;
-use crate::devices::{list, matches_filter};
+use crate::napter::devices::{list, matches_filter};
 use crate::output;
 use anyhow::Result;
 
@@ -22,7 +22,7 @@ pub async fn run(app: &App, args: DevicesArgs) -> Result<i32> {
     } else if entries.is_empty() {
         output::note("no devices match");
     } else {
-        for line in output::devices_table(&entries, crate::paths::now_ms()) {
+        for line in output::devices_table(&entries, crate::state::paths::now_ms()) {
             output::line(&line);
         }
     }

@@ -1,15 +1,15 @@
 //! `napsh doctor`: walks profile → auth → SIM online → mapping → TCP → SSH banner → host key →
 //! login, printing ✓/✗ per step, and explains the first failure (its exit code is napsh's).
 
-use super::{device_port, duration, ensure_for, finish};
 use crate::app::App;
 use crate::cli::DoctorArgs;
 use crate::error::{self, NapshError};
-use crate::known_hosts::{host_key_changed, keyscan, pinned, verify};
-use crate::mappings::{Ensured, Holder};
+use crate::napter::lease::{device_port, duration, ensure_for, finish};
+use crate::napter::mapping::{Ensured, Holder};
+use crate::napter::registry::Owner;
 use crate::output;
-use crate::registry::Owner;
-use crate::ssh::build_args;
+use crate::ssh::known_hosts::{host_key_changed, keyscan, pinned, verify};
+use crate::ssh::launch::build_args;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
@@ -139,14 +139,16 @@ pub async fn run(app: &App, args: DoctorArgs) -> Result<i32> {
 
 async fn device_step(
     app: &App,
-    client: &crate::api::Client,
+    client: &crate::soracom::api::Client,
     name: &str,
 ) -> Result<(String, Device)> {
-    let d = crate::devices::resolve_all(app, &[name]).await?.remove(0);
+    let d = crate::napter::devices::resolve_all(app, &[name])
+        .await?
+        .remove(0);
     let sim: napsh_core::soracom::Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
     let label = for_terminal(d.label());
     if !sim.session_status.as_ref().is_some_and(|s| s.online) {
-        return Err(crate::mappings::offline_error(d.label()));
+        return Err(crate::napter::mapping::offline_error(d.label()));
     }
     Ok((format!("{label} (SIM {}) is online", d.sim_id), d))
 }
@@ -272,17 +274,18 @@ fn host_key(app: &App, device: &Device, ip: &str, port: u16, label: &str) -> Res
 }
 
 async fn login(app: &App, device: &Device, ip: &str, port: u16, user: &str) -> Result<String> {
-    let (askpass, env) = crate::session::askpass_env(crate::session::password_for(app, device)?)?;
+    let (askpass, env) =
+        crate::ssh::askpass::askpass_env(crate::ssh::askpass::password_for(app, device)?)?;
     let mut options = vec!["ConnectTimeout=20".to_string()];
     if askpass.is_none() {
         options.insert(0, "BatchMode=yes".into());
     }
-    let to = crate::session::Destination {
+    let to = crate::ssh::plan::Destination {
         ip: ip.to_string(),
         port,
         alias: device.sim_id.clone(),
     };
-    let plan = crate::session::plan_to(app, to, user, &options, &["true".into()], false);
+    let plan = crate::ssh::plan::plan_to(app, to, user, &options, &["true".into()], false);
     let out = tokio::process::Command::new("ssh")
         .args(build_args(&plan))
         .envs(env)

@@ -1,11 +1,11 @@
 //! `napsh exec`: one command on many devices at once, output prefixed per device, a summary,
-//! exit 1 when any device failed (see `crate::fanout`).
+//! exit 1 when any device failed (see `crate::ssh::fanout`).
 
-use super::duration;
 use crate::app::App;
 use crate::cli::ExecArgs;
-use crate::fanout::{self, Echo, Spec};
+use crate::napter::lease::duration;
 use crate::output;
+use crate::ssh::fanout::{self, Echo, Spec};
 use anyhow::Result;
 
 /// Runs `napsh exec`.

@@ -5,9 +5,9 @@ use super::known_source;
 use crate::app::App;
 use crate::cli::GuideArgs;
 use crate::error;
-use crate::mappings::{endpoint_of, list_all, live_for};
+use crate::napter::mapping::{endpoint_of, list_all, live_for};
 use crate::output;
-use crate::paths::now_ms;
+use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::guide::{guide_text, GuideInput};
 use napsh_core::messages::{Endpoint, ErrorKind, GuideReport};
@@ -16,7 +16,8 @@ use napsh_core::Device;
 
 /// Runs `napsh guide`.
 pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
-    let (device, mut reason) = match crate::devices::resolve_all(app, &[&args.device]).await {
+    let (device, mut reason) = match crate::napter::devices::resolve_all(app, &[&args.device]).await
+    {
         Ok(mut d) => (Some(d.remove(0)), None),
         Err(e)
             if matches!(
@@ -30,7 +31,7 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
     };
     let mut endpoint = None;
     if let Some(d) = &device {
-        let port = super::device_port(
+        let port = crate::napter::lease::device_port(
             app,
             &crate::cli::MappingOpts {
                 port: args.port,
@@ -43,7 +44,7 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
             Err(e) => reason = Some(api_down(&e)),
         }
         if reason.is_none() {
-            reason = crate::failures::last(&app.dirs.state, &d.sim_id).map(|f| f.message);
+            reason = crate::state::failures::last(&app.dirs.state, &d.sim_id).map(|f| f.message);
         }
     }
     let port = args.port.unwrap_or_else(|| {

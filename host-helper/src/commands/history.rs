@@ -8,7 +8,7 @@ use napsh_core::journal::{history_rows, select, HISTORY_HEADER};
 
 /// Runs `napsh history`.
 pub fn run(app: &App, args: HistoryArgs) -> Result<i32> {
-    let entries = crate::journal::read(&app.dirs.state)?;
+    let entries = crate::state::journal::read(&app.dirs.state)?;
     let picked = select(&entries, args.device.as_deref(), args.limit);
     if args.json {
         output::line(&serde_json::to_string(&picked)?);

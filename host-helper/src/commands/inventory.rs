@@ -4,7 +4,7 @@
 
 use super::reach::{fleet, napsh_paths, quote_error, user_and_port};
 use crate::app::App;
-use crate::cli_reach::InventoryArgs;
+use crate::cli::reach::InventoryArgs;
 use crate::error::NapshError;
 use crate::output;
 use anyhow::Result;

@@ -1,12 +1,12 @@
 //! `napsh keys push|list`: install the user's public key on devices (idempotently, the key on
 //! ssh's stdin, a configured password used once) and list a device's authorized keys.
 
-use super::duration;
 use crate::app::App;
 use crate::cli::{KeysCommand, KeysListArgs, KeysPushArgs};
 use crate::error::NapshError;
-use crate::fanout::{self, Echo, Spec};
+use crate::napter::lease::duration;
 use crate::output;
+use crate::ssh::fanout::{self, Echo, Spec};
 use anyhow::{Context, Result};
 use base64::Engine;
 use napsh_core::authorized_keys::{
@@ -69,7 +69,7 @@ async fn push(app: &App, args: KeysPushArgs) -> Result<i32> {
 /// `napsh keys list`.
 async fn list(app: &App, args: KeysListArgs) -> Result<i32> {
     let secs = duration(app, &args.mapping)?;
-    let devices = crate::devices::resolve_all(app, &[args.device.as_str()]).await?;
+    let devices = crate::napter::devices::resolve_all(app, &[args.device.as_str()]).await?;
     let targets = fanout::targets(app, &devices, args.user.as_deref(), &args.mapping)?;
     let spec = Spec {
         kind: "keys-list",

@@ -2,8 +2,8 @@
 
 use crate::app::App;
 use crate::cli::KnownHostsCommand;
-use crate::known_hosts::reset;
 use crate::output;
+use crate::ssh::known_hosts::reset;
 use anyhow::Result;
 use napsh_core::sanitize::for_terminal;
 
@@ -29,7 +29,7 @@ pub async fn run(app: &App, command: KnownHostsCommand) -> Result<i32> {
 
 /// Prints the pinned keys as a table or a JSON array.
 fn list(file: &std::path::Path, json: bool) -> Result<()> {
-    let entries = crate::known_hosts::list(file)?;
+    let entries = crate::ssh::known_hosts::list(file)?;
     if json {
         output::json(&entries);
         return Ok(());
@@ -54,10 +54,11 @@ fn list(file: &std::path::Path, json: bool) -> Result<()> {
 /// SIM id and a LAN address work even without the API.
 async fn alias_of(app: &App, device: &str) -> Result<(String, String)> {
     if let Some(lan) = napsh_core::lan::parse_target(device) {
-        let alias = crate::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
+        let alias =
+            crate::ssh::service::lan_sim(&app.config, &lan.host).unwrap_or_else(|| lan.alias());
         return Ok((alias, for_terminal(&lan.host)));
     }
-    match crate::devices::resolve_all(app, &[device]).await {
+    match crate::napter::devices::resolve_all(app, &[device]).await {
         Ok(mut d) => {
             let d = d.remove(0);
             Ok((d.sim_id.clone(), for_terminal(d.label())))

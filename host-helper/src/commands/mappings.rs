@@ -1,15 +1,15 @@
 //! `napsh mappings`: every live mapping of the operator (with device names, time left and
 //! whether napsh owns it), and `napsh mappings close`.
 
-use crate::api::Client;
 use crate::app::App;
 use crate::cli::{CloseArgs, MappingsAction, MappingsArgs};
-use crate::devices::{summary, targets};
 use crate::error;
-use crate::mappings::{delete, list_all};
+use crate::napter::devices::summary;
+use crate::napter::lease::{self, of_devices, recorded_live};
+use crate::napter::mapping::{list_all, targets};
+use crate::napter::registry::Entry;
 use crate::output;
-use crate::paths::now_ms;
-use crate::registry::Entry;
+use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::device::format_duration;
 use napsh_core::messages::MappingSummary;
@@ -165,11 +165,8 @@ async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
     let mut failed = None;
     for (ip, port, sim_id) in targets_list {
         let spinner = crate::progress::Spinner::start(format!("deleting the mapping {ip}:{port}…"));
-        let result = delete(&client, &ip, port).await;
+        let result = lease::close(app, &client, &key, &ip, port).await;
         spinner.finish();
-        if result.is_ok() {
-            let _ = app.registry().forget(&key, &ip, port);
-        }
         let closed = Closed {
             endpoint: format!("{ip}:{port}"),
             sim_id,
@@ -188,59 +185,4 @@ async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
         }
     }
     Ok(failed.unwrap_or(0))
-}
-
-/// The mappings napsh recorded for this profile that still lead to their SIM; a record whose
-/// endpoint is gone (or now serves another device) is forgotten, never deleted.
-async fn recorded_live(
-    app: &App,
-    client: &crate::api::Client,
-    key: &str,
-    now: i64,
-) -> Result<Vec<(String, u16, Option<String>)>> {
-    let live = list_all(client).await?;
-    let mut out = Vec::new();
-    for e in app.registry().entries()? {
-        if e.profile_key != key || e.expired(now) {
-            continue;
-        }
-        let leads = live.iter().any(|m| {
-            m.ip_address == e.ip_address
-                && m.port == e.port
-                && m.target_sim_id() == Some(e.sim_id.as_str())
-        });
-        if leads {
-            out.push((e.ip_address, e.port, Some(e.sim_id)));
-        } else {
-            let _ = app.registry().forget(key, &e.ip_address, e.port);
-        }
-    }
-    Ok(out)
-}
-
-/// Every live mapping of the given devices.
-async fn of_devices(
-    app: &App,
-    client: &Client,
-    args: &[String],
-) -> Result<Vec<(String, u16, Option<String>)>> {
-    let names: Vec<&str> = args.iter().map(String::as_str).collect();
-    let devices = crate::devices::resolve_all(app, &names).await?;
-    let now = now_ms();
-    let maps = list_all(client).await?;
-    let key = client.profile().cache_key();
-    let mut out = Vec::new();
-    for d in devices {
-        // Recorded mappings that expired or were deleted outside napsh are forgotten.
-        app.registry()
-            .forget_unlisted(&key, &d.sim_id, &maps, now)?;
-        let sim: Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
-        for m in crate::mappings::live_for(&maps, &sim, None, now) {
-            out.push((m.ip_address.clone(), m.port, Some(d.sim_id.clone())));
-        }
-    }
-    if out.is_empty() {
-        output::note("no live mappings to close");
-    }
-    Ok(out)
 }

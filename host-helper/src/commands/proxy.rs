@@ -4,13 +4,14 @@
 //! pipe) when the pipe ends or ssh hangs up. Each run is one `proxy` entry of the session
 //! journal (device port, mapping, how it ended).
 
-use super::reach::{lifetime, Session};
+use super::reach::lifetime;
 use crate::app::App;
-use crate::cli_reach::ProxyArgs;
+use crate::cli::reach::ProxyArgs;
 use crate::error::{self, NapshError};
-use crate::journal::Record;
+use crate::napter::lease::Session;
 use crate::output;
 use crate::signals::{exit_code, Signals};
+use crate::state::journal::Record;
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
@@ -24,8 +25,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     // ssh records a first-use host key in napsh's known_hosts: its directory must exist.
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
-    let device = crate::devices::resolve_all(app, &[args.device.as_str()])
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
+    let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
     let session = Session::start(app, lifetime(app, args.duration)?).await?;
@@ -43,12 +44,12 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
             return Ok(code);
         }
     };
-    record.mapping(&ensured);
+    record.mapping(&ensured.mapping, ensured.reused);
     let (ip, port) = (ensured.mapping.ip_address.clone(), ensured.mapping.port);
     tracing::info!(%ip, port, reused = ensured.reused, "piping through the mapping");
     let piping = tokio::task::spawn_blocking(move || {
         let sock = connect(&ip, port)?;
-        crate::forward::pipe_stdio(sock)
+        crate::ssh::forward::pipe_stdio(sock)
     });
     let ended = tokio::select! {
         done = piping => match done.context("the pipe thread failed") {

@@ -1,17 +1,19 @@
 //! `napsh ssh`: ensure a mapping, run the system ssh with the pinned host key, and delete the
 //! mapping when the session ends — normally, on Ctrl-C, on a closed terminal or SIGTERM.
 
-use super::{device_port, duration, ensure_for, finish, guide_for, Finished};
+use super::guide_for;
 use crate::app::App;
 use crate::cli::SshArgs;
 use crate::error::{self, NapshError};
-use crate::journal::Record;
-use crate::mappings::Holder;
+use crate::napter::lease::{device_port, duration, ensure_for, finish, forget_if_gone, Finished};
+use crate::napter::mapping::Holder;
+use crate::napter::registry::Owner;
 use crate::output;
-use crate::registry::Owner;
-use crate::session::{askpass_env, connect_failure, password_for};
 use crate::signals::{exit_code, Signals};
-use crate::ssh::build_args;
+use crate::ssh::askpass::{askpass_env, password_for};
+use crate::ssh::launch::build_args;
+use crate::ssh::verdict::connect_failure;
+use crate::state::journal::Record;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
@@ -22,11 +24,13 @@ use napsh_core::Device;
 pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     let (user_at, name) = split_user(&args.target);
-    let service = crate::service::requested(args.service.as_deref())?;
+    let service = crate::ssh::service::requested(args.service.as_deref())?;
     if let Some(lan) = napsh_core::lan::parse_target(name) {
         return super::ssh_lan::run(app, &args, user_at, lan, service, signals).await;
     }
-    let device = crate::devices::resolve_all(app, &[name]).await?.remove(0);
+    let device = crate::napter::devices::resolve_all(app, &[name])
+        .await?
+        .remove(0);
     let user = app
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
@@ -35,7 +39,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let label = for_terminal(device.label());
     // Everything that can fail locally happens before a mapping exists.
     let (askpass, env) = askpass_env(password_for(app, &device)?)?;
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     let source = app.source_cidr().await?;
     let client = app.client()?;
     let me = Owner::me();
@@ -70,37 +74,22 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
             return Ok(report(app, &device, port, &user, &err));
         }
     };
-    record.mapping(&ensured);
+    record.mapping(&ensured.mapping, ensured.reused);
     if let Some(sig) = interrupted {
         finish(app, &client, &ensured, &me, args.keep).await;
         record.interrupted();
         return Ok(exit_code(sig));
     }
-    crate::failures::record(&app.dirs.state, &device.sim_id, None);
-    let endpoint = crate::session::Destination::mapped(&ensured, &device);
+    crate::state::failures::record(&app.dirs.state, &device.sim_id, None);
+    let endpoint = crate::ssh::plan::Destination::mapped(&ensured, &device);
     let (plan, target) =
-        super::ssh_plan::plan(app, &args, &device, endpoint, user.clone(), service);
-    let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await;
+        crate::ssh::plan::for_ssh_args(app, &args, &device, endpoint, user.clone(), service);
+    let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
     let failed_to_connect = matches!(&outcome, Ok(o) if o.code == 255 && o.signal.is_none());
-    if failed_to_connect
-        && ensured.reused
-        && !crate::mappings::still_leads_to(
-            &client,
-            &device.sim_id,
-            &ensured.mapping.ip_address,
-            ensured.mapping.port,
-        )
-        .await
-        .unwrap_or(true)
-    {
+    if failed_to_connect && forget_if_gone(app, &client, &device, &ensured).await {
         // A recorded mapping that is gone: its endpoint may already serve another device, so
         // it is forgotten, never deleted (that would delete the other device's mapping).
-        let m = &ensured.mapping;
-        let key = client.profile().cache_key();
-        if let Err(e) = app.registry().forget(&key, &m.ip_address, m.port) {
-            output::warn(&format!("updating the mapping registry: {e:#}"));
-        }
         let err = mapping_gone(&label, &ensured);
         record.fail(&err);
         report(app, &device, port, &user, &err);
@@ -110,14 +99,14 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let missing = match (&target, &outcome) {
         (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
             let password = app.config.settings_for(&device).password;
-            crate::service::explain_missing(&plan, t, password.as_ref(), &label, name).await
+            crate::ssh::service::explain_missing(&plan, t, password.as_ref(), &label, name).await
         }
         _ => None,
     };
     let finished = finish(app, &client, &ensured, &me, args.keep).await;
     if let Some(err) = missing {
         // The picker's guide for this device then says which services are running.
-        crate::failures::record(
+        crate::state::failures::record(
             &app.dirs.state,
             &device.sim_id,
             Some(&error::one_line(&err)),
@@ -166,7 +155,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
 
 /// ssh lost (or never got) its connection and the mapping was found gone: it expired, or
 /// someone deleted it, outside napsh.
-fn mapping_gone(label: &str, ensured: &crate::mappings::Ensured) -> anyhow::Error {
+fn mapping_gone(label: &str, ensured: &crate::napter::mapping::Ensured) -> anyhow::Error {
     let m = &ensured.mapping;
     NapshError::new(
         ErrorKind::Ssh,
@@ -183,7 +172,7 @@ fn mapping_gone(label: &str, ensured: &crate::mappings::Ensured) -> anyhow::Erro
 /// Prints a failure with the manual guide and records it; returns the exit code.
 fn report(app: &App, device: &Device, port: u16, user: &str, err: &anyhow::Error) -> i32 {
     let info = error::info(err);
-    crate::failures::record(&app.dirs.state, &device.sim_id, Some(&info.message));
+    crate::state::failures::record(&app.dirs.state, &device.sim_id, Some(&info.message));
     output::note(&format!("napsh: {}", info.message));
     if info.kind.guide_helps() && info.kind != ErrorKind::HostKeyChanged {
         output::note("");

@@ -4,9 +4,9 @@
 
 use super::reach::{fleet, napsh_paths, quote_error, user_and_port};
 use crate::app::App;
-use crate::cli_reach::SshConfigArgs;
+use crate::cli::reach::SshConfigArgs;
 use crate::output;
-use crate::paths::write_private;
+use crate::state::paths::write_private;
 use anyhow::{Context, Result};
 use napsh_core::ssh_config::{include_line, render, ConfigHost, ConfigInput, PinnedHost};
 use std::os::unix::fs::PermissionsExt;

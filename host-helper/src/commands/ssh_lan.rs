@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::cli::SshArgs;
 use crate::config::fetch_password;
 use crate::signals::{exit_code, Signals};
-use crate::ssh::build_args;
+use crate::ssh::launch::build_args;
 use anyhow::Result;
 use napsh_core::lan::LanTarget;
 use napsh_core::sanitize::for_terminal;
@@ -28,23 +28,24 @@ pub(super) async fn run(
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
     let password = settings.password.as_ref().map(fetch_password).transpose()?;
-    let (askpass, env) = crate::session::askpass_env(password)?;
+    let (askpass, env) = crate::ssh::askpass::askpass_env(password)?;
     let known_hosts = app.dirs.known_hosts();
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
-    let endpoint = crate::session::Destination {
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
+    let endpoint = crate::ssh::plan::Destination {
         ip: lan.host.clone(),
-        port: super::device_port(app, &args.mapping, &device),
+        port: crate::napter::lease::device_port(app, &args.mapping, &device),
         alias: device.sim_id.clone(),
     };
-    let (plan, target) = super::ssh_plan::plan(app, args, &device, endpoint, user, service);
+    let (plan, target) =
+        crate::ssh::plan::for_ssh_args(app, args, &device, endpoint, user, service);
     tracing::info!(host = %lan.host, alias = %plan.alias, "direct LAN connection");
-    let outcome = crate::ssh::run(&build_args(&plan), &env, &mut signals).await?;
+    let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await?;
     drop(askpass);
     let label = label(&device, &lan);
     if outcome.code == 255 && outcome.host_key_failed {
-        let pinned = crate::known_hosts::pinned(&known_hosts, &plan.alias).unwrap_or_default();
+        let pinned = crate::ssh::known_hosts::pinned(&known_hosts, &plan.alias).unwrap_or_default();
         if !pinned.is_empty() {
-            return Err(crate::known_hosts::host_key_changed(
+            return Err(crate::ssh::known_hosts::host_key_changed(
                 &format!("{label} ({})", plan.alias),
                 &format!("napsh known-hosts reset {}", lan.host),
             ));
@@ -53,7 +54,7 @@ pub(super) async fn run(
     if let Some(target) = target.filter(|_| outcome.code == napsh_core::service::MISSING_EXIT) {
         let password = settings.password.as_ref();
         if let Some(err) =
-            crate::service::explain_missing(&plan, &target, password, &label, &lan.host).await
+            crate::ssh::service::explain_missing(&plan, &target, password, &label, &lan.host).await
         {
             return Err(err);
         }
@@ -65,7 +66,7 @@ pub(super) async fn run(
 /// device cache knows it (any age: no API call), else the address as its name, keyed by the
 /// SIM id or `lan:ADDRESS`.
 fn lan_device(app: &App, lan: &LanTarget) -> Device {
-    let sim_id = crate::service::lan_sim(&app.config, &lan.host);
+    let sim_id = crate::ssh::service::lan_sim(&app.config, &lan.host);
     let cached = sim_id.as_deref().and_then(|id| cached_device(app, id));
     cached.unwrap_or_else(|| {
         let mut device = Device::from_sim(&Default::default());
@@ -79,7 +80,7 @@ fn lan_device(app: &App, lan: &LanTarget) -> Device {
 /// The device `sim_id` in the selected profile's device cache, whatever its age.
 fn cached_device(app: &App, sim_id: &str) -> Option<Device> {
     let client = app.client().ok()?;
-    crate::devices::read_cache(&crate::devices::cache_path(app, &client))?
+    crate::napter::devices::read_cache(&crate::napter::devices::cache_path(app, &client))?
         .entries
         .into_iter()
         .find(|e| e.device.sim_id == sim_id)

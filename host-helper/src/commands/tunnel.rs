@@ -6,17 +6,18 @@
 //! is one `tunnel` entry of the session journal (device port, its first mapping, how it
 //! ended: the tunnel's exit code, the error that kept it from opening, or `interrupted`).
 
-use super::reach::{lifetime, ssh_port, Session};
+use super::reach::{lifetime, ssh_port};
 use crate::app::App;
-use crate::cli_reach::TunnelArgs;
+use crate::cli::reach::TunnelArgs;
 use crate::error::{self, NapshError};
-use crate::forward::{human_bytes, relay_checked};
-use crate::host_key_guard::{Checked, Guard};
-use crate::journal::Record;
-use crate::mappings::Ensured;
+use crate::napter::lease::Session;
+use crate::napter::mapping::Ensured;
 use crate::output;
-use crate::paths::now_ms;
 use crate::signals::{exit_code, Signals};
+use crate::ssh::forward::{human_bytes, relay_checked};
+use crate::ssh::host_key_guard::{Checked, Guard};
+use crate::state::journal::Record;
+use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
@@ -70,7 +71,7 @@ struct Forward {
 /// Runs `napsh tunnel`.
 pub async fn run(app: &App, args: TunnelArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
-    let device = crate::devices::resolve_all(app, &[args.device.as_str()])
+    let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
     let session = Session::start(app, lifetime(app, args.duration)?).await?;
@@ -144,7 +145,7 @@ async fn open(
         Ok(e) => e,
         Err(e) => return failed(record, e),
     };
-    record.mapping(&ensured);
+    record.mapping(&ensured.mapping, ensured.reused);
     let guard = (spec.remote == ssh_port(app, device)).then(|| Guard {
         known_hosts: app.dirs.known_hosts(),
         sim_id: device.sim_id.clone(),
@@ -308,14 +309,14 @@ async fn renew_due(app: &App, session: &Session, device: &Device, forwards: &mut
         if f.ensured.mapping.expired_time.is_none_or(|t| t > soon) {
             continue;
         }
-        let fresh = crate::commands::ensure_for(
+        let fresh = crate::napter::lease::ensure_for(
             app,
             &session.client,
             device,
             f.spec.remote,
             session.secs,
             session.source,
-            crate::mappings::Holder::Session(session.me.clone()),
+            crate::napter::mapping::Holder::Session(session.me.clone()),
         )
         .await;
         match fresh {
@@ -404,7 +405,10 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
 
 /// A plain forward's connection, spliced in the kernel on blocking threads (the async relay
 /// when the sockets cannot be handed over).
-async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::forward::Moved> {
+async fn relay_in_kernel(
+    client: TcpStream,
+    device: TcpStream,
+) -> Result<crate::ssh::forward::Moved> {
     let (client, device) = match (client.into_std(), device.into_std()) {
         (Ok(c), Ok(d)) => (c, d),
         (c, d) => {
@@ -418,7 +422,9 @@ async fn relay_in_kernel(client: TcpStream, device: TcpStream) -> Result<crate::
             ));
         }
     };
-    match tokio::task::spawn_blocking(move || crate::forward::relay_spliced(client, device)).await {
+    match tokio::task::spawn_blocking(move || crate::ssh::forward::relay_spliced(client, device))
+        .await
+    {
         Ok(r) => r,
         Err(e) => Err(anyhow::anyhow!("the relay thread failed: {e}")),
     }

@@ -4,12 +4,12 @@
 use crate::cli::WebArgs;
 use crate::error::NapshError;
 use crate::output;
-use crate::paths::{ensure_private_dir, write_private, Dirs};
-use crate::web_files::{
+use crate::state::paths::{ensure_private_dir, write_private, Dirs};
+use crate::zellij::install::{write_plugin, InstallPaths};
+use crate::zellij::web::{require_zellij, web_server_answers, Zellij};
+use crate::zellij::web_files::{
     remove_if_present, web_config, web_layout, WebFiles, WebSettings, WebState,
 };
-use crate::zellij_install::{write_plugin, InstallPaths};
-use crate::zellij_web::{require_zellij, web_server_answers, Zellij};
 use anyhow::{Context, Result};
 use napsh_core::sanitize::for_terminal;
 use napsh_core::web::{browser_url, check_bind, check_session_name, welcome_text};

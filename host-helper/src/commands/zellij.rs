@@ -2,7 +2,7 @@
 
 use crate::cli::{ZellijCommand, ZellijInstallArgs};
 use crate::output;
-use crate::zellij_install::{install, keybinding_block, InstallPaths};
+use crate::zellij::install::{install, keybinding_block, InstallPaths};
 use anyhow::{Context, Result};
 
 /// Runs `napsh zellij …`.

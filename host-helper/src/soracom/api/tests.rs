@@ -3,7 +3,7 @@
 //! malformed JSON, error mapping, secrets never in messages.
 
 use super::*;
-use crate::profile::Credentials;
+use crate::soracom::profile::Credentials;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap as AxHeaders, StatusCode as AxStatus};
 use axum::response::{IntoResponse, Response};

@@ -2,9 +2,9 @@
 //! user's config.kdl plus the picker's keybinding and the web options), the session layout, the
 //! welcome text, the 0600 state record (what napsh started), and the default token file.
 
-use crate::paths::{read_private, write_private, Dirs};
-use crate::zellij_install::{kdl_string, keybinding_block, merge_keybinding};
-use crate::zellij_web::WebAddress;
+use crate::state::paths::{read_private, write_private, Dirs};
+use crate::zellij::install::{kdl_string, keybinding_block, merge_keybinding};
+use crate::zellij::web::WebAddress;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;

@@ -1,8 +1,12 @@
 //! Handing a device password to `ssh` without putting it on a command line or in ssh's
 //! environment: napsh serves it once over a Unix socket in a private (0700) temp dir to a
 //! child presenting a one-time token; ssh runs napsh itself as `SSH_ASKPASS` to fetch it.
+//! Also which password the config gives a device, and the environment that points ssh here.
 
+use crate::app::App;
+use crate::config::fetch_password;
 use anyhow::{Context, Result};
+use napsh_core::Device;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -150,6 +154,30 @@ fn fetch() -> Result<Option<String>> {
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     Ok(Some(answer).filter(|a| !a.is_empty()))
+}
+
+/// The password the config rules give `device`, fetched now (`None` without a rule).
+pub fn password_for(app: &App, device: &Device) -> Result<Option<String>> {
+    app.config
+        .settings_for(device)
+        .password
+        .map(|source| fetch_password(&source))
+        .transpose()
+}
+
+/// A password server (to keep alive while ssh runs) and the variables pointing ssh at it.
+pub type Askpass = (Option<AskpassServer>, Vec<(String, String)>);
+
+/// The password server and the variables that point ssh at it; neither holds the password
+/// itself (no password: no server, no variables).
+pub fn askpass_env(password: Option<String>) -> Result<Askpass> {
+    let Some(password) = password else {
+        return Ok((None, Vec::new()));
+    };
+    let server = AskpassServer::start(password)?;
+    let exe = std::env::current_exe().context("finding napsh's own path (for SSH_ASKPASS)")?;
+    let env = server.env(&exe);
+    Ok((Some(server), env))
 }
 
 #[cfg(test)]

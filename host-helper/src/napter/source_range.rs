@@ -1,6 +1,7 @@
 //! The source range a mapping allows: `NAPSH_SOURCE_CIDR`, else config `source_cidr`, else our
 //! public address from an IP-echo service as a `/32` (or `/128`).
 
+use crate::config::parse_cidr;
 use crate::error::NapshError;
 use anyhow::Result;
 use ipnet::IpNet;
@@ -8,23 +9,6 @@ use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal_truncated;
 use std::net::IpAddr;
 use std::time::Duration;
-
-/// Parses a CIDR (`198.51.100.7/32`); a bare address means a single host.
-pub fn parse_cidr(text: &str) -> Result<IpNet> {
-    let t = text.trim();
-    if let Ok(net) = t.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    if let Ok(ip) = t.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip));
-    }
-    Err(NapshError::config(format!(
-        "\"{}\" is not a CIDR range",
-        for_terminal_truncated(t, 60)
-    ))
-    .hint("write it like 198.51.100.7/32")
-    .into())
-}
 
 /// Whether a mapping allowing `ranges` lets `ours` connect.
 pub fn covers(ranges: &[String], ours: &IpNet) -> bool {
@@ -79,27 +63,23 @@ pub async fn detect(echo_url: &str) -> Result<IpNet> {
     Ok(IpNet::from(ip))
 }
 
+/// Defined here rather than in `app.rs`, so that the per-invocation context does not
+/// depend on the napter modules that use it.
+impl crate::app::App {
+    /// The source range for new mappings.
+    pub async fn source_cidr(&self) -> Result<ipnet::IpNet> {
+        crate::napter::source_range::source_cidr(
+            self.config.source_cidr.as_deref(),
+            &self.config.ip_echo_url,
+        )
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
-
-    #[rstest]
-    #[case("198.51.100.7/32", "198.51.100.7/32")]
-    #[case("198.51.100.7", "198.51.100.7/32")]
-    #[case("2001:db8::1", "2001:db8::1/128")]
-    #[case("10.1.2.3/8", "10.0.0.0/8")]
-    fn parses(#[case] input: &str, #[case] expected: &str) {
-        assert_eq!(parse_cidr(input).unwrap().to_string(), expected);
-    }
-
-    #[rstest]
-    #[case("300.1.1.1/32")]
-    #[case("1.2.3.4/33")]
-    #[case("example.com")]
-    fn rejects(#[case] input: &str) {
-        assert!(parse_cidr(input).is_err());
-    }
 
     #[rstest]
     #[case(&["198.51.100.7/32"], "198.51.100.7/32", true)]

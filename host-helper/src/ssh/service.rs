@@ -1,17 +1,15 @@
 //! Service targets on the host side: which templates apply to a device (config + rules), the
 //! remote script put into the ssh plan, and — when that script says the service is not
-//! running — asking the device for the running ones to explain it. Also validates the
-//! service and LAN keys of the config.
+//! running — asking the device for the running ones to explain it.
 
 use crate::config::{fetch_password, Config, PasswordSource};
 use crate::error::NapshError;
-use crate::ssh::{build_args, SshPlan};
+use crate::ssh::launch::{build_args, SshPlan};
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
 use napsh_core::service::{self, ServiceRun};
 use napsh_core::Device;
-use std::path::Path;
 use std::process::Stdio;
 
 /// A validated service to open a shell or run a command in, with its device's templates.
@@ -114,7 +112,8 @@ async fn list_running(
     list_template: &str,
     password: Option<&PasswordSource>,
 ) -> Result<Vec<String>> {
-    let (_askpass, env) = crate::session::askpass_env(password.map(fetch_password).transpose()?)?;
+    let (_askpass, env) =
+        crate::ssh::askpass::askpass_env(password.map(fetch_password).transpose()?)?;
     let list_plan = SshPlan {
         command: vec![list_template.to_string()],
         tty_for_command: false,
@@ -145,37 +144,6 @@ async fn list_running(
     Ok(service::parse_list(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Checks the service templates (global and per rule) and the `lan_sims` table.
-pub fn validate_config(config: &Config, path: &Path) -> Result<()> {
-    let bad = |why: String| NapshError::config(format!("{}: {why}", path.display()));
-    service::validate_templates(
-        config.service_exec.as_deref(),
-        config.service_list.as_deref(),
-    )
-    .map_err(bad)?;
-    for (i, rule) in config.rules.iter().enumerate() {
-        service::validate_templates(rule.service_exec.as_deref(), rule.service_list.as_deref())
-            .map_err(|why| bad(format!("rules[{i}]: {why}")))?;
-    }
-    for (address, sim_id) in &config.lan_sims {
-        if napsh_core::lan::canonical(address).is_none() {
-            return Err(bad(format!(
-                "lan_sims: \"{}\" is not an IP address or a .local name",
-                for_terminal(address)
-            ))
-            .into());
-        }
-        if sim_id.is_empty() || !sim_id.chars().all(|c| c.is_ascii_digit()) {
-            return Err(bad(format!(
-                "lan_sims: \"{}\" is not a SIM id (digits only)",
-                for_terminal(sim_id)
-            ))
-            .into());
-        }
-    }
-    Ok(())
-}
-
 /// The SIM id the config says a LAN host belongs to.
 pub fn lan_sim(config: &Config, host: &str) -> Option<String> {
     config
@@ -189,6 +157,7 @@ pub fn lan_sim(config: &Config, host: &str) -> Option<String> {
 mod tests {
     use super::*;
     use rstest::rstest;
+    use std::path::Path;
 
     fn p() -> &'static Path {
         Path::new("/etc/napsh.toml")

@@ -2,7 +2,7 @@
 //! exclusive file lock): who uses each one (PID + process start time), whether it is kept,
 //! and the reaping of mappings whose users all died.
 
-use crate::paths::{ensure_private_dir, now_ms, read_private, write_private_unsynced};
+use crate::state::paths::{ensure_private_dir, now_ms, read_private, write_private_unsynced};
 use anyhow::{Context, Result};
 use fs2::FileExt;
 use napsh_core::soracom::PortMapping;
@@ -271,6 +271,15 @@ impl Registry {
     /// Applies [`plan_reap`] with real process liveness.
     pub fn reap(&self, profile_key: &str) -> Result<Vec<Entry>> {
         self.update(|entries| plan_reap(entries, profile_key, now_ms(), Owner::is_alive))
+    }
+}
+
+/// Defined here rather than in `app.rs`, so that the per-invocation context does not
+/// depend on the napter modules that use it.
+impl crate::app::App {
+    /// The registry of mappings napsh created.
+    pub fn registry(&self) -> Registry {
+        Registry::new(&self.dirs.state)
     }
 }
 

@@ -5,16 +5,16 @@
 //! ```ignore
 //! let mut rec = journal::Record::begin(&app.dirs.state, "proxy", &device);
 //! rec.source(&source);
-//! rec.mapping(&ensured);            // after the mapping is ensured
+//! rec.mapping(&ensured.mapping, ensured.reused); // after the mapping is ensured
 //! rec.exit(code);                   // or rec.fail(&err); dropping it records "interrupted"
 //! ```
 
-use crate::mappings::Ensured;
-use crate::paths::{ensure_private_dir, now_ms};
+use crate::state::paths::{ensure_private_dir, now_ms};
 use anyhow::{Context, Result};
 use fs2::FileExt;
 use napsh_core::journal::{error_name, to_line, JournalEntry, FORMAT_VERSION};
 use napsh_core::messages::ErrorKind;
+use napsh_core::soracom::PortMapping;
 use napsh_core::Device;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -115,11 +115,10 @@ impl Record {
         self.entry.port = Some(port);
     }
 
-    /// The mapping the session goes through.
-    pub fn mapping(&mut self, ensured: &Ensured) {
-        let m = &ensured.mapping;
+    /// The mapping the session goes through (`reused`: napsh did not create it for this session).
+    pub fn mapping(&mut self, m: &PortMapping, reused: bool) {
         self.entry.mapping = Some(format!("{}:{}", m.ip_address, m.port));
-        self.entry.mapping_reused = Some(ensured.reused);
+        self.entry.mapping_reused = Some(reused);
     }
 
     /// The session ended with exit code `code`.

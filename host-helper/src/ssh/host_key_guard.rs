@@ -4,7 +4,7 @@
 //! it, like `napsh ssh`'s trust on first use).
 
 use crate::error::NapshError;
-use crate::known_hosts::{keyscan, pinned, verify, HostKey};
+use crate::ssh::known_hosts::{keyscan, pinned, verify, HostKey};
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
 use napsh_core::ssh_kex::WireHostKey;
@@ -76,7 +76,7 @@ impl Guard {
 /// Appends `alias type key` lines to napsh's known_hosts (created 0600).
 fn pin(file: &Path, alias: &str, keys: &[HostKey]) -> Result<()> {
     if let Some(dir) = file.parent() {
-        crate::paths::ensure_private_dir(dir)?;
+        crate::state::paths::ensure_private_dir(dir)?;
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)

@@ -1,7 +1,7 @@
 //! The last failure napsh saw per device (XDG state dir), so that `napsh guide` can say why
 //! a device could not be reached even when asked later by the plugin.
 
-use crate::paths::{now_ms, read_private, write_private_unsynced};
+use crate::state::paths::{now_ms, read_private, write_private_unsynced};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,18 +4,19 @@
 //! its device is done, Ctrl-C / SIGTERM / SIGHUP ending every ssh and still cleaning up, one
 //! journal entry per device.
 
-use crate::api::Client;
 use crate::app::App;
 use crate::cli::{MappingOpts, TargetArgs};
 use crate::config::{fetch_password, PasswordSource};
 use crate::error;
 use crate::error::NapshError;
-use crate::journal::Record;
-use crate::mappings::{Ensured, Holder};
-use crate::registry::Owner;
-use crate::session::{askpass_env, connect_failure};
+use crate::napter::mapping::{Ensured, Holder};
+use crate::napter::registry::Owner;
 use crate::signals::Signals;
-use crate::ssh::{build_args, run_piped, Sinks};
+use crate::soracom::api::Client;
+use crate::ssh::askpass::askpass_env;
+use crate::ssh::launch::{build_args, run_piped, Sinks};
+use crate::ssh::verdict::connect_failure;
+use crate::state::journal::Record;
 use anyhow::{Context, Result};
 use napsh_core::fanout::{
     exit_code, labels, log_file_stem, prefixed_line, prefixes, short_reason, summary, ExecResult,
@@ -118,7 +119,7 @@ pub fn targets(
         };
         out.push(Target {
             user: app.config.user_for(user, device),
-            port: crate::commands::device_port(app, opts, device),
+            port: crate::napter::lease::device_port(app, opts, device),
             device: device.clone(),
             label,
             prefix,
@@ -137,11 +138,11 @@ pub async fn select_devices(app: &App, t: &TargetArgs) -> Result<Vec<Device>> {
         (_, _, Some(group)) => Selector::Group(group.clone()),
         _ => Selector::Names(t.devices.clone()),
     };
-    let list = crate::devices::list(app, true, false).await?;
+    let list = crate::napter::devices::list(app, true, false).await?;
     let all: Vec<Device> = list.entries.into_iter().map(|e| e.device).collect();
     match select(&all, &selector, t.online) {
         Ok(picked) => Ok(picked.into_iter().cloned().collect()),
-        Err(SelectError::Resolve(e)) => Err(crate::devices::resolve_error(e)),
+        Err(SelectError::Resolve(e)) => Err(crate::napter::devices::resolve_error(e)),
         Err(
             e @ SelectError::Nothing {
                 online_filtered, ..
@@ -186,9 +187,9 @@ fn password_once(
 pub async fn run(app: &App, targets: &[Target], spec: &Spec) -> Result<Report> {
     let mut signals = Signals::install()?;
     // napsh's known_hosts lives there: ssh pins a first-seen host key only if it can write it.
-    crate::paths::ensure_private_dir(&app.dirs.data)?;
+    crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     if let Some(dir) = &spec.log_dir {
-        crate::paths::ensure_private_dir(dir)?;
+        crate::state::paths::ensure_private_dir(dir)?;
     }
     let source = app.source_cidr().await?;
     let ctx = Ctx {
@@ -266,7 +267,7 @@ impl Ctx<'_> {
         if slot.is_none() || self.cancel.is_cancelled() {
             return Verdict::Interrupted;
         }
-        let ensured = crate::commands::ensure_for(
+        let ensured = crate::napter::lease::ensure_for(
             self.app,
             &self.client,
             &target.device,
@@ -280,13 +281,13 @@ impl Ctx<'_> {
             Ok(e) => e,
             Err(e) => return Verdict::Failed(e, None),
         };
-        record.mapping(&ensured);
+        record.mapping(&ensured.mapping, ensured.reused);
         let verdict = if self.cancel.is_cancelled() {
             Verdict::Interrupted
         } else {
             self.ssh(target, &ensured, stdout).await
         };
-        crate::commands::finish(self.app, &self.client, &ensured, &self.me, false).await;
+        crate::napter::lease::finish(self.app, &self.client, &ensured, &self.me, false).await;
         verdict
     }
 
@@ -300,7 +301,7 @@ impl Ctx<'_> {
             Ok(files) => files,
             Err(e) => return Verdict::Failed(e, None),
         };
-        let plan = crate::session::plan(
+        let plan = crate::ssh::plan::plan(
             self.app,
             ensured,
             &target.device,
@@ -381,7 +382,7 @@ impl Ctx<'_> {
         match verdict {
             Verdict::Exited(code) => {
                 record.exit(code);
-                crate::failures::record(&self.app.dirs.state, &d.sim_id, None);
+                crate::state::failures::record(&self.app.dirs.state, &d.sim_id, None);
                 result.ok = code == 0;
                 result.exit_code = Some(code);
                 result.reason = (code != 0).then(|| format!("exit {code}"));
@@ -389,7 +390,11 @@ impl Ctx<'_> {
             Verdict::Failed(err, code) => {
                 let info = error::info(&err);
                 record.fail_kind(info.kind, code);
-                crate::failures::record(&self.app.dirs.state, &d.sim_id, Some(&info.message));
+                crate::state::failures::record(
+                    &self.app.dirs.state,
+                    &d.sim_id,
+                    Some(&info.message),
+                );
                 write_to(
                     Echo::Stderr,
                     &prefixed_line(

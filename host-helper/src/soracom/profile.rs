@@ -53,7 +53,7 @@ pub struct Profile {
 impl Profile {
     /// A key naming this profile + endpoint + credential identity (no secret), for caches.
     pub fn cache_key(&self) -> String {
-        crate::paths::digest(&[&self.name, &self.endpoint, &self.credentials.identity()])
+        crate::state::paths::digest(&[&self.name, &self.endpoint, &self.credentials.identity()])
     }
 }
 
@@ -128,7 +128,7 @@ fn read_profile_file(path: &Path) -> Result<ProfileFile> {
         .hint("create it with `soracom configure`, or pick another with --profile / SORACOM_PROFILE / SORACOM_PROFILE_DIR")
         .into());
     }
-    if crate::paths::is_loose(path)? {
+    if crate::state::paths::is_loose(path)? {
         return Err(NapshError::new(
             ErrorKind::NoCredentials,
             format!(

@@ -1,11 +1,12 @@
-//! Napter port mappings: listing, finding a reusable one (same device and port, not about to
-//! expire, source range covering us), creating one (never blindly retried), deleting one.
+//! Napter port mappings: listing, which SIM one leads to, finding a reusable one (same device and
+//! port, not about to expire, source range covering us), creating one (never blindly retried),
+//! deleting one.
 
-use crate::api::Client;
 use crate::error::{self, NapshError};
-use crate::paths::now_ms;
-use crate::registry::{Entry, Owner, Registry};
-use crate::source_ip::covers;
+use crate::napter::registry::{Entry, Owner, Registry};
+use crate::napter::source_range::covers;
+use crate::soracom::api::Client;
+use crate::state::paths::now_ms;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 use napsh_core::messages::{Endpoint, ErrorKind};
@@ -108,11 +109,18 @@ pub fn live_for<'a>(
 ) -> Vec<&'a PortMapping> {
     let mut out: Vec<&PortMapping> = maps
         .iter()
-        .filter(|m| crate::devices::targets(m, sim) && !m.is_expired(now))
+        .filter(|m| targets(m, sim) && !m.is_expired(now))
         .filter(|m| port.is_none_or(|p| m.destination.port == p))
         .collect();
     out.sort_by_key(|m| std::cmp::Reverse(m.expired_time.unwrap_or(i64::MAX)));
     out
+}
+
+/// Whether mapping `m` points at `sim` (by SIM id or any of its IMSIs).
+pub fn targets(m: &PortMapping, sim: &Sim) -> bool {
+    m.target_sim_id() == Some(sim.sim_id.as_str())
+        || m.target_imsi()
+            .is_some_and(|i| sim.all_imsis().contains(&i))
 }
 
 /// A mapping we can reuse for `want`: same device and port, plain TCP, not about to expire,
@@ -271,7 +279,7 @@ async fn create(client: &Client, want: &Want, known: &[PortMapping]) -> Result<P
         !known
             .iter()
             .any(|k| k.ip_address == m.ip_address && k.port == m.port)
-            && crate::devices::targets(m, &want.sim)
+            && targets(m, &want.sim)
             && m.destination.port == want.device_port
             && !m.is_expired(now_ms())
     });

@@ -1,4 +1,7 @@
-//! The command line: every command, flag and `--help` text (with examples).
+//! The command line: every command, flag and `--help` text (with examples); the commands that
+//! reach devices for other tools are in `reach`.
+
+pub mod reach;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -154,17 +157,17 @@ Examples:
     #[command(after_help = WEB_AFTER)]
     Web(WebArgs),
     /// Forward local TCP ports to device ports through Napter mappings (any TCP protocol).
-    #[command(after_help = crate::cli_reach::TUNNEL_AFTER)]
-    Tunnel(crate::cli_reach::TunnelArgs),
+    #[command(after_help = crate::cli::reach::TUNNEL_AFTER)]
+    Tunnel(crate::cli::reach::TunnelArgs),
     /// Pipe stdin/stdout to a device port: the ProxyCommand behind `napsh ssh-config`.
-    #[command(after_help = crate::cli_reach::PROXY_AFTER)]
-    Proxy(crate::cli_reach::ProxyArgs),
+    #[command(after_help = crate::cli::reach::PROXY_AFTER)]
+    Proxy(crate::cli::reach::ProxyArgs),
     /// Print (or --install) an OpenSSH config so plain ssh, scp, sftp, rsync reach every device.
-    #[command(name = "ssh-config", after_help = crate::cli_reach::SSH_CONFIG_AFTER)]
-    SshConfig(crate::cli_reach::SshConfigArgs),
+    #[command(name = "ssh-config", after_help = crate::cli::reach::SSH_CONFIG_AFTER)]
+    SshConfig(crate::cli::reach::SshConfigArgs),
     /// Ansible dynamic inventory of the fleet (--list / --host NAME).
-    #[command(after_help = crate::cli_reach::INVENTORY_AFTER)]
-    Inventory(crate::cli_reach::InventoryArgs),
+    #[command(after_help = crate::cli::reach::INVENTORY_AFTER)]
+    Inventory(crate::cli::reach::InventoryArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:

@@ -2,11 +2,12 @@
 //! `DeviceEntry`s, cached for instant display, filtered, and resolved from device arguments
 //! (cache first, the API once when the cache does not know the argument).
 
-use crate::api::Client;
 use crate::app::App;
 use crate::error::NapshError;
-use crate::paths::{now_ms, read_private, write_private_unsynced};
-use crate::registry::Entry;
+use crate::napter::mapping::targets;
+use crate::napter::registry::Entry;
+use crate::soracom::api::Client;
+use crate::state::paths::{now_ms, read_private, write_private_unsynced};
 use anyhow::Result;
 use napsh_core::messages::{DeviceEntry, ErrorKind, MappingSummary};
 use napsh_core::resolve::{resolve, ResolveError};
@@ -59,7 +60,7 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let spinner = crate::progress::Spinner::start("fetching the device list…");
     let (sims, maps) = tokio::try_join!(
         client.list::<Sim>("/sims"),
-        crate::mappings::list_all(client)
+        crate::napter::mapping::list_all(client)
     )?;
     spinner.finish();
     let owned = app.registry().entries().unwrap_or_default();
@@ -124,13 +125,6 @@ pub fn build_entries(
         .into_iter()
         .map(|(device, mappings)| DeviceEntry { device, mappings })
         .collect()
-}
-
-/// Whether mapping `m` points at `sim` (by SIM id or any of its IMSIs).
-pub fn targets(m: &PortMapping, sim: &Sim) -> bool {
-    m.target_sim_id() == Some(sim.sim_id.as_str())
-        || m.target_imsi()
-            .is_some_and(|i| sim.all_imsis().contains(&i))
 }
 
 /// Whether napsh created mapping `m` (it is in the registry).

@@ -4,10 +4,10 @@
 //!
 //! Secrets (auth key, password, API key, token) are never logged.
 
-use crate::auth::{Session, TokenCache, TOKEN_TIMEOUT_SECS};
 use crate::error::NapshError;
-use crate::paths::now_ms;
-use crate::profile::Profile;
+use crate::soracom::auth::{Session, TokenCache, TOKEN_TIMEOUT_SECS};
+use crate::soracom::profile::Profile;
+use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::{bytes_for_terminal, for_terminal_truncated};

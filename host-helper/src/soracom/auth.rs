@@ -1,8 +1,8 @@
 //! The API session (apiKey + token) and its on-disk cache: one 0600 file per profile, endpoint
 //! and credential identity, reused until shortly before the token expires.
 
-use crate::paths::{now_ms, read_private, write_private};
-use crate::profile::Profile;
+use crate::soracom::profile::Profile;
+use crate::state::paths::{now_ms, read_private, write_private};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -88,7 +88,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Credentials;
+    use crate::soracom::profile::Credentials;
     use std::os::unix::fs::PermissionsExt;
 
     fn profile(name: &str) -> Profile {

@@ -1,0 +1,6 @@
+//! Talking to Soracom: the API client (`api`), the API session and its token cache (`auth`),
+//! and soracom-cli profiles (`profile`): which credentials and endpoint napsh uses.
+
+pub mod api;
+pub mod auth;
+pub mod profile;

@@ -17,6 +17,7 @@ pub mod service;
 pub mod service_prompt;
 pub mod shell;
 pub mod soracom;
+pub mod wrap;
 
 pub use device::Device;
 pub mod audit;

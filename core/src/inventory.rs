@@ -2,12 +2,11 @@
 //! `_meta.hostvars`) and the `--host` vars, every host reached through `napsh proxy` with its
 //! host key pinned to the SIM id. Group names are sanitised to Ansible's rules.
 
+use crate::alias::{name_aliases, AliasClaim, NameAlias};
 use crate::device::Device;
-use crate::ssh_config::{
-    alias_for_name, pinned_args, shell_join, NapshPaths, PinnedHost, QuoteError,
-};
+use crate::ssh_config::{pinned_args, shell_join, NapshPaths, PinnedHost, QuoteError};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One device with what connecting to it takes.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,25 +48,40 @@ pub fn group_name(parts: &[&str]) -> String {
     out
 }
 
-/// The inventory hostname of each device: its `.napsh` alias without the suffix, or the SIM
-/// id when the name is empty or shared with another device.
-pub fn host_names(devices: &[InventoryDevice]) -> Vec<String> {
-    let aliases: Vec<Option<String>> = devices
-        .iter()
-        .map(|d| alias_for_name(&d.device.name))
-        .collect();
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in aliases.iter().flatten() {
-        *seen.entry(a.as_str()).or_default() += 1;
-    }
-    let sims: BTreeSet<&str> = devices.iter().map(|d| d.device.sim_id.as_str()).collect();
+/// What each device could be called by.
+fn claims(devices: &[InventoryDevice]) -> Vec<AliasClaim<'_>> {
     devices
         .iter()
-        .zip(&aliases)
-        .map(|(d, a)| match a {
-            Some(a) if seen[a.as_str()] == 1 && !sims.contains(a.as_str()) => a.clone(),
+        .map(|d| AliasClaim {
+            name: &d.device.name,
+            sim_id: &d.device.sim_id,
+            imsi: d.device.imsi.as_deref(),
+        })
+        .collect()
+}
+
+/// The inventory hostname of each device: its `.napsh` alias without the suffix, or the SIM
+/// id when the name gives none (empty, shared with another device, or another device's SIM
+/// id or IMSI: see [`name_aliases`]).
+pub fn host_names(devices: &[InventoryDevice]) -> Vec<String> {
+    name_aliases(&claims(devices))
+        .into_iter()
+        .zip(devices)
+        .map(|(alias, d)| match alias {
+            NameAlias::Own(alias) => alias,
             _ => d.device.sim_id.clone(),
         })
+        .collect()
+}
+
+/// One terminal-safe sentence per device whose name could have been its host name but is
+/// not (shared, or another device's SIM id or IMSI).
+pub fn warnings(devices: &[InventoryDevice]) -> Vec<String> {
+    let claims = claims(devices);
+    name_aliases(&claims)
+        .iter()
+        .zip(&claims)
+        .filter_map(|(alias, claim)| alias.warning(claim, ""))
         .collect()
 }
 
@@ -253,6 +267,22 @@ mod tests {
             dev("ok", "4", true, None, &[]),
         ];
         assert_eq!(host_names(&devices), ["1", "2", "3", "ok"]);
+    }
+
+    #[test]
+    fn names_that_are_another_devices_ids_fall_back_to_sim_ids() {
+        let mut with_imsi = dev("victim", "2", true, None, &[]);
+        with_imsi.device.imsi = Some("440100000000002".into());
+        let devices = vec![
+            dev("2", "1", true, None, &[]),
+            with_imsi,
+            dev("440100000000002", "3", true, None, &[]),
+            dev("3", "3x", true, None, &[]),
+        ];
+        assert_eq!(host_names(&devices), ["1", "victim", "3", "3x"]);
+        let warned = warnings(&devices);
+        assert_eq!(warned.len(), 3, "{warned:?}");
+        assert!(warned.iter().all(|w| w.contains("SIM id or IMSI")));
     }
 
     #[rstest]

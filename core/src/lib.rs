@@ -2,6 +2,7 @@
 //!
 //! Everything here compiles for the host and for `wasm32-wasip1`, and is tested natively.
 
+pub mod alias;
 pub mod device;
 pub mod filter;
 pub mod guide;

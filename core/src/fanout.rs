@@ -1,9 +1,11 @@
 //! Presenting a command run on many devices at once (`napsh exec`): per-device labels
 //! (sanitised, unique, padded for alignment), splitting output into lines (partial lines
-//! kept until complete), the summary line, safe log file names and the exit code.
+//! kept until complete) shown sanitised (colours only) or raw, the summary line, safe log file
+//! names and the exit code.
 
-use crate::sanitize::{for_terminal, truncate};
+use crate::sanitize::{for_terminal, output_for_terminal, truncate};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use unicode_width::UnicodeWidthStr;
 
 /// `napsh exec` exits with this code when at least one device failed (offline, unreachable,
@@ -91,11 +93,32 @@ impl LineSplitter {
     }
 }
 
-/// `prefix` + `line` + `\n`, ready to write in one call (so lines of devices never mix).
+/// How `napsh exec` shows what devices print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputMode {
+    /// Colours kept, every other control shown escaped: a device can neither move the cursor
+    /// (to forge another device's line) nor retitle the window or write the clipboard.
+    #[default]
+    Sanitized,
+    /// Byte for byte (`--raw`), for output the user trusts.
+    Raw,
+}
+
+/// `prefix` + `line` (sanitised) + `\n`, ready to write in one call (so lines of devices
+/// never mix): [`prefixed_line_in`] with [`OutputMode::Sanitized`].
 pub fn prefixed_line(prefix: &str, line: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(prefix.len() + line.len() + 1);
+    prefixed_line_in(OutputMode::Sanitized, prefix, line)
+}
+
+/// `prefix` + `line` shown as `mode` says + `\n`, ready to write in one call.
+pub fn prefixed_line_in(mode: OutputMode, prefix: &str, line: &[u8]) -> Vec<u8> {
+    let shown = match mode {
+        OutputMode::Sanitized => Cow::Owned(output_for_terminal(line)),
+        OutputMode::Raw => Cow::Borrowed(line),
+    };
+    let mut out = Vec::with_capacity(prefix.len() + shown.len() + 1);
     out.extend_from_slice(prefix.as_bytes());
-    out.extend_from_slice(line);
+    out.extend_from_slice(&shown);
     out.push(b'\n');
     out
 }
@@ -253,6 +276,35 @@ mod tests {
     #[test]
     fn prefixed_line_is_one_buffer() {
         assert_eq!(prefixed_line("[a] ", b"x"), b"[a] x\n");
+    }
+
+    // Issue 12: what a device prints must not move the cursor, retitle the window or write
+    // the clipboard; SGR colours are kept (and reset at the end of the line).
+    #[rstest]
+    #[case::carriage_return_forgery(b"ok\r[other] fake", b"[a] ok\\r[other] fake\n")]
+    #[case::osc_title(b"\x1b]0;pwned\x07x", b"[a] \\e]0;pwned\\u{7}x\n")]
+    #[case::osc52_clipboard(b"\x1b]52;c;ZXZpbA==\x1b\\", b"[a] \\e]52;c;ZXZpbA==\\e\\\n")]
+    #[case::cursor_up(b"\x1b[1A\x1b[2K[b] x", b"[a] \\e[1A\\e[2K[b] x\n")]
+    #[case::sgr_kept(b"\x1b[1;31mred\x1b[0m", b"[a] \x1b[1;31mred\x1b[0m\x1b[0m\n")]
+    #[case::truecolour_kept(b"\x1b[38;2;1;2;3mc", b"[a] \x1b[38;2;1;2;3mc\x1b[0m\n")]
+    #[case::c1_csi("a\u{9b}2J".as_bytes(), b"[a] a\\u{9b}2J\n")]
+    #[case::raw_c1_byte(b"a\x9b2J", b"[a] a\\x9b2J\n")]
+    #[case::backspace_bell_dcs(b"\x08\x07\x1bPq\x1b\\", b"[a] \\u{8}\\u{7}\\ePq\\e\\\n")]
+    #[case::tab_and_unicode("\t東京 \u{202e}x".as_bytes(), "[a] \t東京 \\u{202e}x\n".as_bytes())]
+    #[case::unfinished_sgr(b"x\x1b[31", b"[a] x\\e[31\n")]
+    fn prefixed_lines_keep_only_colours(#[case] line: &[u8], #[case] want: &[u8]) {
+        let got = prefixed_line("[a] ", line);
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+        assert_eq!(prefixed_line_in(OutputMode::Sanitized, "[a] ", line), got);
+    }
+
+    #[test]
+    fn raw_mode_is_byte_exact() {
+        let line = b"\x1b]0;t\x07\r\xff";
+        let mut want = b"[a] ".to_vec();
+        want.extend_from_slice(line);
+        want.push(b'\n');
+        assert_eq!(prefixed_line_in(OutputMode::Raw, "[a] ", line), want);
     }
 
     fn result(ok: bool, reason: Option<&str>) -> ExecResult {

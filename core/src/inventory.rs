@@ -1,13 +1,13 @@
 //! Ansible dynamic inventory: the `--list` JSON (groups by SIM group, tag and online state,
 //! `_meta.hostvars`) and the `--host` vars, every host reached through `napsh proxy` with its
-//! host key pinned to the SIM id. Group names are sanitised to Ansible's rules.
+//! host key pinned to the SIM id. Group names are sanitised to Ansible's rules; every string
+//! variable is an Ansible unsafe value, never rendered as a template.
 
+use crate::alias::{name_aliases, AliasClaim, NameAlias};
 use crate::device::Device;
-use crate::ssh_config::{
-    alias_for_name, pinned_args, shell_join, NapshPaths, PinnedHost, QuoteError,
-};
+use crate::ssh_config::{pinned_args, shell_join, NapshPaths, PinnedHost, QuoteError};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One device with what connecting to it takes.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,29 +49,53 @@ pub fn group_name(parts: &[&str]) -> String {
     out
 }
 
-/// The inventory hostname of each device: its `.napsh` alias without the suffix, or the SIM
-/// id when the name is empty or shared with another device.
-pub fn host_names(devices: &[InventoryDevice]) -> Vec<String> {
-    let aliases: Vec<Option<String>> = devices
-        .iter()
-        .map(|d| alias_for_name(&d.device.name))
-        .collect();
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in aliases.iter().flatten() {
-        *seen.entry(a.as_str()).or_default() += 1;
-    }
-    let sims: BTreeSet<&str> = devices.iter().map(|d| d.device.sim_id.as_str()).collect();
+/// What each device could be called by.
+fn claims(devices: &[InventoryDevice]) -> Vec<AliasClaim<'_>> {
     devices
         .iter()
-        .zip(&aliases)
-        .map(|(d, a)| match a {
-            Some(a) if seen[a.as_str()] == 1 && !sims.contains(a.as_str()) => a.clone(),
+        .map(|d| AliasClaim {
+            name: &d.device.name,
+            sim_id: &d.device.sim_id,
+            imsi: d.device.imsi.as_deref(),
+        })
+        .collect()
+}
+
+/// The inventory hostname of each device: its `.napsh` alias without the suffix, or the SIM
+/// id when the name gives none (empty, shared with another device, or another device's SIM
+/// id or IMSI: see [`name_aliases`]).
+pub fn host_names(devices: &[InventoryDevice]) -> Vec<String> {
+    name_aliases(&claims(devices))
+        .into_iter()
+        .zip(devices)
+        .map(|(alias, d)| match alias {
+            NameAlias::Own(alias) => alias,
             _ => d.device.sim_id.clone(),
         })
         .collect()
 }
 
-/// The vars of one host.
+/// One terminal-safe sentence per device whose name could have been its host name but is
+/// not (shared, or another device's SIM id or IMSI).
+pub fn warnings(devices: &[InventoryDevice]) -> Vec<String> {
+    let claims = claims(devices);
+    name_aliases(&claims)
+        .iter()
+        .zip(&claims)
+        .filter_map(|(alias, claim)| alias.warning(claim, ""))
+        .collect()
+}
+
+/// A string Ansible must never render as a template: `{"__ansible_unsafe": text}`, the JSON
+/// form of an unsafe value that Ansible's script inventory reads (in `--list` hostvars and in
+/// `--host` answers). Name tags and tags are written by anyone with tag permission, and
+/// Ansible renders `{{ … }}` in inventory variables.
+pub fn unsafe_value(text: &str) -> Value {
+    json!({ "__ansible_unsafe": text })
+}
+
+/// The vars of one host: every string is an [`unsafe_value`] (but the constant
+/// `ansible_connection`); the tag keys are plain (Ansible does not render keys).
 pub fn host_vars(input: &InventoryInput, d: &InventoryDevice) -> Result<Value, QuoteError> {
     let pinned = PinnedHost {
         sim_id: d.device.sim_id.clone(),
@@ -80,18 +104,26 @@ pub fn host_vars(input: &InventoryInput, d: &InventoryDevice) -> Result<Value, Q
     };
     let mut args = input.extra_args.clone();
     args.extend(pinned_args(&input.paths, &pinned)?);
+    let optional = |v: &Option<String>| v.as_deref().map_or(Value::Null, unsafe_value);
+    let tags: Map<String, Value> = d
+        .device
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), unsafe_value(v)))
+        .collect();
+    let host = format!("{}{}", d.device.sim_id, crate::ssh_config::ALIAS_SUFFIX);
     Ok(json!({
-        "ansible_host": format!("{}{}", d.device.sim_id, crate::ssh_config::ALIAS_SUFFIX),
-        "ansible_user": d.user,
+        "ansible_host": unsafe_value(&host),
+        "ansible_user": unsafe_value(&d.user),
         "ansible_port": d.port,
         "ansible_connection": "ssh",
-        "ansible_ssh_common_args": shell_join(&args),
-        "napsh_sim_id": d.device.sim_id,
-        "napsh_name": d.device.name,
-        "napsh_imsi": d.device.imsi,
+        "ansible_ssh_common_args": unsafe_value(&shell_join(&args)),
+        "napsh_sim_id": unsafe_value(&d.device.sim_id),
+        "napsh_name": unsafe_value(&d.device.name),
+        "napsh_imsi": optional(&d.device.imsi),
         "napsh_online": d.device.online,
-        "napsh_group": d.device.group_id,
-        "napsh_tags": d.device.tags,
+        "napsh_group": optional(&d.device.group_id),
+        "napsh_tags": tags,
     }))
 }
 
@@ -227,9 +259,11 @@ mod tests {
         assert_eq!(doc["napsh_offline"]["hosts"], json!(["cam"]));
         assert!(doc.get("tag_name_kiosk_12").is_none());
         let vars = &doc["_meta"]["hostvars"]["kiosk-12"];
-        assert_eq!(vars["ansible_user"], "pi");
-        assert_eq!(vars["napsh_sim_id"], "111");
-        let args = vars["ansible_ssh_common_args"].as_str().unwrap();
+        assert_eq!(vars["ansible_user"], unsafe_value("pi"));
+        assert_eq!(vars["napsh_sim_id"], unsafe_value("111"));
+        let args = vars["ansible_ssh_common_args"]["__ansible_unsafe"]
+            .as_str()
+            .unwrap();
         assert!(args.starts_with("-i /k/id -o "), "{args}");
         assert!(
             args.contains(
@@ -255,6 +289,59 @@ mod tests {
         assert_eq!(host_names(&devices), ["1", "2", "3", "ok"]);
     }
 
+    /// Every string in `value` that Ansible would template, with where it is.
+    fn templatable_strings(value: &Value, at: &str, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(format!("{at} = {s:?}")),
+            Value::Array(items) => items
+                .iter()
+                .for_each(|v| templatable_strings(v, &format!("{at}[]"), out)),
+            Value::Object(map) if map.len() == 1 && map.contains_key("__ansible_unsafe") => {}
+            Value::Object(map) => map
+                .iter()
+                .for_each(|(k, v)| templatable_strings(v, &format!("{at}.{k}"), out)),
+            _ => {}
+        }
+    }
+
+    // Issue 1: Ansible renders `{{ … }}` in inventory variables, so a device name ran a
+    // command on the operator's machine. Every string napsh emits is an unsafe value.
+    #[test]
+    fn every_host_variable_string_is_ansible_unsafe() {
+        let evil = "{{ lookup('pipe','id > /tmp/x') }}";
+        let devices = vec![dev(evil, "111", true, Some(evil), &[("{{ k }}", evil)])];
+        let doc = list(&input(), &devices).unwrap();
+        let name = &host_names(&devices)[0];
+        let vars = &doc["_meta"]["hostvars"][name];
+        assert_eq!(vars["napsh_name"], json!({ "__ansible_unsafe": evil }));
+        assert_eq!(vars["napsh_group"], unsafe_value(evil));
+        assert_eq!(
+            vars["napsh_tags"]["{{ k }}"],
+            json!({ "__ansible_unsafe": evil })
+        );
+        let mut found = Vec::new();
+        templatable_strings(vars, "", &mut found);
+        assert_eq!(found, [".ansible_connection = \"ssh\""], "{vars:#}");
+        let by_host = host(&input(), &devices, "111").unwrap().unwrap();
+        assert_eq!(&by_host, vars);
+    }
+
+    #[test]
+    fn names_that_are_another_devices_ids_fall_back_to_sim_ids() {
+        let mut with_imsi = dev("victim", "2", true, None, &[]);
+        with_imsi.device.imsi = Some("440100000000002".into());
+        let devices = vec![
+            dev("2", "1", true, None, &[]),
+            with_imsi,
+            dev("440100000000002", "3", true, None, &[]),
+            dev("3", "3x", true, None, &[]),
+        ];
+        assert_eq!(host_names(&devices), ["1", "victim", "3", "3x"]);
+        let warned = warnings(&devices);
+        assert_eq!(warned.len(), 3, "{warned:?}");
+        assert!(warned.iter().all(|w| w.contains("SIM id or IMSI")));
+    }
+
     #[rstest]
     #[case("ok", Some("4"))]
     #[case("ok.napsh", Some("4"))]
@@ -266,6 +353,6 @@ mod tests {
             dev("ok", "4", true, None, &[]),
         ];
         let found = host(&input(), &devices, wanted).map(|r| r.unwrap()["napsh_sim_id"].clone());
-        assert_eq!(found, sim.map(|s| json!(s)));
+        assert_eq!(found, sim.map(unsafe_value));
     }
 }

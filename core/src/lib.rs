@@ -2,6 +2,7 @@
 //!
 //! Everything here compiles for the host and for `wasm32-wasip1`, and is tested natively.
 
+pub mod alias;
 pub mod device;
 pub mod filter;
 pub mod guide;
@@ -19,6 +20,7 @@ pub mod service_prompt;
 pub mod shell;
 pub mod soracom;
 pub mod source_range;
+pub mod wrap;
 
 pub use device::Device;
 pub mod audit;

@@ -6,6 +6,7 @@ use crate::device::{format_age, format_duration};
 use crate::filter::DeviceFilter;
 use crate::picker_feed::PickerDevice;
 use crate::sanitize::for_terminal;
+pub use crate::wrap::wrap_to_width;
 use std::collections::{BTreeMap, BTreeSet};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -501,53 +502,6 @@ pub fn pad_to_width(text: &str, width: usize) -> String {
     out
 }
 
-/// Word-wraps `text` into lines of at most `width` display cells (continuation lines keep the
-/// first line's indentation); words longer than a line are cut.
-pub fn wrap_to_width(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
-    if UnicodeWidthStr::width(text) <= width {
-        return vec![text.to_string()];
-    }
-    let indent: String = text.chars().take_while(|c| *c == ' ').collect();
-    let mut lines = Vec::new();
-    let mut line = indent.clone();
-    for word in text.split_whitespace() {
-        let needed = UnicodeWidthStr::width(line.as_str())
-            + usize::from(!line.trim().is_empty())
-            + UnicodeWidthStr::width(word);
-        if needed > width && !line.trim().is_empty() {
-            lines.push(std::mem::replace(&mut line, indent.clone()));
-        }
-        if !line.trim().is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-        while UnicodeWidthStr::width(line.as_str()) > width {
-            let (kept, rest) = split_at_width(&line, width);
-            lines.push(kept);
-            line = format!("{indent}{rest}");
-        }
-    }
-    if !line.trim().is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-/// The longest prefix of `text` that fits `width` cells, and the rest.
-fn split_at_width(text: &str, width: usize) -> (String, String) {
-    let mut used = 0;
-    let mut split = text.len();
-    for (i, c) in text.char_indices() {
-        used += UnicodeWidthChar::width(c).unwrap_or(0);
-        if used > width {
-            split = i;
-            break;
-        }
-    }
-    (text[..split].to_string(), text[split..].to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,18 +708,6 @@ mod tests {
         assert!(p.window(10, 100, 0)[0].text.contains("session"));
         p.session_closed("8981000000000000004");
         assert!(!p.window(10, 100, 0)[0].text.contains("session"));
-    }
-
-    #[rstest]
-    #[case::short("  ssh -p 1 pi@h", 40, &["  ssh -p 1 pi@h"])]
-    #[case::wraps_keeping_indent("  one two three four", 12, &["  one two", "  three four"])]
-    #[case::cuts_long_words("abcdefghijklmnop", 8, &["abcdefgh", "ijklmnop"])]
-    fn wraps(#[case] text: &str, #[case] width: usize, #[case] expected: &[&str]) {
-        let lines = wrap_to_width(text, width);
-        assert_eq!(lines, expected);
-        assert!(lines
-            .iter()
-            .all(|l| UnicodeWidthStr::width(l.as_str()) <= width));
     }
 
     #[test]

@@ -21,16 +21,75 @@ pub fn is_unsafe(c: char) -> bool {
 pub fn for_terminal(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '\x1b' => out.push_str("\\e"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if is_unsafe(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
+        push_inert(&mut out, c);
     }
     out
+}
+
+/// Appends `c`, or its visible escape when [`is_unsafe`].
+fn push_inert(out: &mut String, c: char) {
+    match c {
+        '\x1b' => out.push_str("\\e"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if is_unsafe(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c => out.push(c),
+    }
+}
+
+/// Resets colours and attributes (`ESC [0m`).
+pub const SGR_RESET: &str = "\x1b[0m";
+/// Longest parameter list of an SGR sequence kept by [`output_for_terminal`] (bytes).
+const SGR_MAX_PARAMS: usize = 64;
+
+/// A line of device output for a terminal: SGR sequences (`ESC [` digits, `;`, `:` `m`:
+/// colours and attributes) and tabs are kept; every other control, escape sequence (cursor
+/// movement, OSC title or clipboard, DCS…), C1, bidi or invisible character is shown as in
+/// [`for_terminal`], and a byte that is not UTF-8 as `\xNN`. A line that set an attribute
+/// ends with [`SGR_RESET`] so that nothing leaks into the next line.
+pub fn output_for_terminal(line: &[u8]) -> Vec<u8> {
+    let mut out = String::with_capacity(line.len());
+    let mut styled = false;
+    for chunk in line.utf8_chunks() {
+        let mut text = chunk.valid();
+        while let Some(c) = text.chars().next() {
+            let len = match sgr_len(text) {
+                Some(len) => {
+                    out.push_str(&text[..len]);
+                    styled = true;
+                    len
+                }
+                None if c == '\t' => {
+                    out.push(c);
+                    1
+                }
+                None => {
+                    push_inert(&mut out, c);
+                    c.len_utf8()
+                }
+            };
+            text = &text[len..];
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    if styled {
+        out.push_str(SGR_RESET);
+    }
+    out.into_bytes()
+}
+
+/// The length of the SGR sequence `text` starts with, if it starts with one.
+fn sgr_len(text: &str) -> Option<usize> {
+    let params = text.strip_prefix("\x1b[")?.as_bytes();
+    let n = params
+        .iter()
+        .take(SGR_MAX_PARAMS + 1)
+        .take_while(|b| b.is_ascii_digit() || matches!(b, b';' | b':'))
+        .count();
+    (n <= SGR_MAX_PARAMS && params.get(n) == Some(&b'm')).then_some(2 + n + 1)
 }
 
 /// [`for_terminal`], then cut to at most `max_chars` display characters with a trailing `…`.

@@ -237,6 +237,70 @@ group_id = "grp-evil"
     assert!(env.mappings().is_empty());
 }
 
+/// `text` without its SGR sequences (`ESC [` digits `;` `:` `m`), which only colour.
+fn without_sgr(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\x1b[") {
+        out.push_str(&rest[..at]);
+        let params = &rest[at + 2..];
+        let end = params
+            .find(|c: char| !(c.is_ascii_digit() || c == ';' || c == ':'))
+            .unwrap_or(params.len());
+        if params[end..].starts_with('m') {
+            rest = &params[end + 1..];
+        } else {
+            out.push_str("\x1b[");
+            rest = params;
+        }
+    }
+    out + rest
+}
+
+#[test]
+fn device_output_cannot_forge_lines_or_drive_the_terminal() {
+    // Issue 12: a CR let a device overwrite its line with `[web-2] …`; OSC retitled the
+    // window. Colours stay; the log file keeps the bytes exactly.
+    let env = env();
+    let logs = env.path().join("logs");
+    let script =
+        r"printf 'ok\r[web-2] forged\n\033]0;pwned\007\033[31mred\033[0m\n\033[1A\033[2Kup\n'";
+    let out = env.run(&[
+        "exec",
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "web-1",
+        "--",
+        script,
+    ]);
+    out.expect_code(0);
+    assert_terminal_safe("stdout", without_sgr(&out.stdout).as_bytes());
+    assert_eq!(
+        lines_of(&out.stdout, "web-1"),
+        [
+            "ok\\r[web-2] forged",
+            "\\e]0;pwned\\u{7}\x1b[31mred\x1b[0m\x1b[0m",
+            "\\e[1A\\e[2Kup"
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        labels_in(&out.stdout),
+        BTreeSet::from(["web-1".to_string()])
+    );
+    let log = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".stdout"))
+        .expect("a stdout log");
+    assert_eq!(
+        std::fs::read(log).unwrap(),
+        b"ok\r[web-2] forged\n\x1b]0;pwned\x07\x1b[31mred\x1b[0m\n\x1b[1A\x1b[2Kup\n"
+    );
+    assert!(env.mappings().is_empty());
+}
+
 #[rstest]
 #[case::tag(&["--tag", "role=db"], &["db-long-name-1"])]
 #[case::group(&["--group", "grp-b"], &["web-2"])]

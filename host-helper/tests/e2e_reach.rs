@@ -616,6 +616,23 @@ fn inventory_script(install: &AwkwardInstall, dir: &Path) -> std::path::PathBuf 
     script
 }
 
+/// `program` (ansible, ansible-playbook) with this install's environment and its temporary
+/// files, control sockets and Python inside the env.
+fn ansible_command(env: &TestEnv, install: &AwkwardInstall, program: &str) -> Command {
+    let mut cmd = install.command(program);
+    cmd.env("LANG", "C.UTF-8")
+        .env("ANSIBLE_SSH_CONTROL_PATH_DIR", env.path().join("cp"))
+        .env("ANSIBLE_LOCAL_TEMP", env.path().join("ansible-tmp"))
+        .env(
+            "ANSIBLE_SSH_ARGS",
+            "-o ControlMaster=auto -o ControlPersist=2s",
+        )
+        .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
+        .env("ANSIBLE_TIMEOUT", "30")
+        .env("ANSIBLE_NOCOLOR", "1");
+    cmd
+}
+
 #[test]
 fn ansible_pings_every_online_device_through_the_inventory() {
     require_tool("ansible", "python3 -m pip install ansible-core");
@@ -640,19 +657,8 @@ fn ansible_pings_every_online_device_through_the_inventory() {
     );
     assert!(env.mappings().is_empty(), "listing creates no mapping");
 
-    let control = env.path().join("cp");
-    let ansible_tmp = env.path().join("ansible-tmp");
-    let mut cmd = install.command("ansible");
-    cmd.args(["-i", script.to_str().unwrap(), "all", "-m", "ping"])
-        .env("LANG", "C.UTF-8")
-        .env("ANSIBLE_SSH_CONTROL_PATH_DIR", &control)
-        .env("ANSIBLE_LOCAL_TEMP", &ansible_tmp)
-        .env(
-            "ANSIBLE_SSH_ARGS",
-            "-o ControlMaster=auto -o ControlPersist=2s",
-        )
-        .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
-        .env("ANSIBLE_TIMEOUT", "30");
+    let mut cmd = ansible_command(&env, &install, "ansible");
+    cmd.args(["-i", script.to_str().unwrap(), "all", "-m", "ping"]);
     let out = run(&mut cmd);
     assert_eq!(
         out.code, 4,
@@ -679,4 +685,54 @@ fn ansible_pings_every_online_device_through_the_inventory() {
         out.stdout
     );
     assert_no_mapping_left(&env);
+}
+
+#[test]
+fn ansible_never_renders_templates_from_device_names_or_tags() {
+    // Issue 1: Ansible renders `{{ … }}` in inventory variables, so a device named like this
+    // ran a command on the operator's machine as soon as a playbook used `napsh_name`.
+    require_tool("ansible-playbook", "python3 -m pip install ansible-core");
+    let dir = tempfile::Builder::new()
+        .prefix("napsh-pwned-")
+        .tempdir()
+        .unwrap();
+    let marker = |what: &str| dir.path().join(format!("pwned-by-{what}"));
+    let evil = |what: &str| {
+        format!(
+            "{{{{ lookup('pipe','touch {}') }}}}",
+            marker(what).display()
+        )
+    };
+    let fleet = format!(
+        "[[devices]]\nname = {:?}\nonline = false\ngroup_id = {:?}\ntags = {{ {:?} = {:?} }}\n",
+        evil("name"),
+        evil("group"),
+        evil("tag-key"),
+        evil("tag-value"),
+    );
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
+    let install = AwkwardInstall::new(&env);
+    let script = inventory_script(&install, env.path());
+    let playbook = env.path().join("show.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: var=napsh_name\n    \
+         - debug:\n        msg: \"{{ napsh_name }} / {{ napsh_group }} / {{ napsh_tags }}\"\n    \
+         - debug: var=hostvars[inventory_hostname]\n",
+    )
+    .unwrap();
+    let mut cmd = ansible_command(&env, &install, "ansible-playbook");
+    cmd.args(["-i", script.to_str().unwrap(), playbook.to_str().unwrap()]);
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for what in ["name", "group", "tag-key", "tag-value"] {
+        assert!(
+            !marker(what).exists(),
+            "the {what} was rendered as a template:\n{}",
+            out.stdout
+        );
+    }
+    let literal = format!("\"napsh_name\": \"{}\"", evil("name"));
+    assert!(out.stdout.contains(&literal), "{}", out.stdout);
+    assert!(out.stdout.contains(&evil("tag-value")), "{}", out.stdout);
 }

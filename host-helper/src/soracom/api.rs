@@ -7,10 +7,11 @@
 use crate::error::NapshError;
 use crate::soracom::auth::{Session, TokenCache, TOKEN_TIMEOUT_SECS};
 use crate::soracom::profile::Profile;
-use crate::state::paths::now_ms;
+use crate::state::paths::{mono_ms, now_ms};
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::{bytes_for_terminal, for_terminal_truncated};
+use napsh_core::server_clock::ServerClock;
 use napsh_core::soracom::{headers, ApiErrorBody, AuthResponse};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -69,6 +70,8 @@ pub struct Client {
     session: Mutex<Option<Session>>,
     /// Retry behaviour.
     policy: RetryPolicy,
+    /// The server's clock, from the `Date` header of the latest answer that had one.
+    clock: std::sync::Mutex<Option<ServerClock>>,
 }
 
 /// What went wrong on one attempt, before deciding whether to retry.
@@ -108,6 +111,7 @@ impl Client {
             cache,
             session: Mutex::new(None),
             policy: RetryPolicy::default(),
+            clock: std::sync::Mutex::new(None),
         })
     }
 
@@ -121,6 +125,30 @@ impl Client {
     /// The profile in use.
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// The server's clock as last read from a `Date` header; `None` before any answer had one.
+    pub fn server_clock(&self) -> Option<ServerClock> {
+        *self.clock.lock().expect("clock lock")
+    }
+
+    /// Anchors the server's clock to a time it stated at monotonic reading `mono_ms` (a
+    /// `Date` header, or a fresh mapping's `createdTime` when no `Date` was seen).
+    pub fn note_server_time(&self, server_ms: i64, mono_ms: u64) {
+        let fresh = ServerClock::anchor(server_ms, mono_ms);
+        let mut clock = self.clock.lock().expect("clock lock");
+        *clock = Some(clock.map_or(fresh, |c| c.fresher(fresh)));
+    }
+
+    /// The server's time now: its clock when known, else (logged) the local clock.
+    pub fn server_now_ms(&self) -> i64 {
+        match self.server_clock() {
+            Some(c) => c.now(mono_ms()),
+            None => {
+                tracing::debug!("no server time known yet: using the local clock");
+                now_ms()
+            }
+        }
     }
 
     /// Makes sure a session exists (cached or new); returns its operator id.
@@ -249,6 +277,9 @@ impl Client {
         };
         let status = resp.status();
         let headers = resp.headers().clone();
+        if let Some(server_ms) = date_of(&headers) {
+            self.note_server_time(server_ms, mono_ms());
+        }
         let body = match resp.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => {
@@ -360,6 +391,15 @@ impl Client {
         .instrument(span)
         .await
     }
+}
+
+/// The `Date` header (the server's clock, RFC 9110) as unix ms; `None` when absent or
+/// unreadable (never "now").
+fn date_of(h: &HeaderMap) -> Option<i64> {
+    let text = h.get(reqwest::header::DATE)?.to_str().ok()?;
+    let at = httpdate::parse_http_date(text.trim()).ok()?;
+    let ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    i64::try_from(ms).ok()
 }
 
 /// Seconds the rate-limit header asks for (1 s when absent or unreadable).

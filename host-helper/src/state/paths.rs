@@ -130,6 +130,14 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds on this process's monotonic clock (from its first reading): what server
+/// times are anchored to, immune to wall-clock jumps.
+pub fn mono_ms() -> u64 {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(std::time::Instant::now);
+    u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A short, stable hex digest of `parts` (identifies a profile/credential without the secret).
 pub fn digest(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};

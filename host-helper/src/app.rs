@@ -32,6 +32,13 @@ pub struct Snapshot {
     pub listed_at_ms: i64,
 }
 
+impl Snapshot {
+    /// How long ago it was fetched.
+    pub fn age(&self) -> Duration {
+        self.taken.elapsed()
+    }
+}
+
 /// What every command has access to.
 pub struct App {
     /// napsh's directories.

@@ -9,7 +9,6 @@ use napsh_core::sanitize::{for_terminal, for_terminal_truncated};
 use napsh_core::service;
 use napsh_core::Device;
 use serde::Deserialize;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// Longest Napter mapping Soracom allows, in seconds (8 hours).
@@ -74,6 +73,10 @@ pub struct Config {
     /// Honour `password = "…"` in rules.
     #[serde(default)]
     pub allow_plain_password: bool,
+    /// Allow a world-open source range (`0.0.0.0/0`, `::/0`) on new mappings
+    /// (`--allow-any-source` does the same for one command).
+    #[serde(default)]
+    pub allow_any_source: bool,
     /// Per-device rules, first match per setting wins.
     #[serde(default)]
     pub rules: Vec<Rule>,
@@ -197,21 +200,13 @@ fn validate_service_and_lan(config: &Config, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Parses a CIDR (`198.51.100.7/32`); a bare address means a single host.
+/// Parses a source range (`198.51.100.7/32`; a bare address means a single host). A range
+/// with host bits set is refused, naming the network meant (never silently truncated).
 pub fn parse_cidr(text: &str) -> Result<IpNet> {
-    let t = text.trim();
-    if let Ok(net) = t.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    if let Ok(ip) = t.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip));
-    }
-    Err(NapshError::config(format!(
-        "\"{}\" is not a CIDR range",
-        for_terminal_truncated(t, 60)
-    ))
-    .hint("write it like 198.51.100.7/32")
-    .into())
+    napsh_core::source_range::parse(text).map_err(|e| {
+        let shown = for_terminal_truncated(text.trim(), 60);
+        NapshError::config(e.message(&shown)).into()
+    })
 }
 
 /// Checks a mapping duration: seconds, 1 minute to 8 hours.
@@ -484,7 +479,7 @@ port = 22
     #[case("198.51.100.7/32", "198.51.100.7/32")]
     #[case("198.51.100.7", "198.51.100.7/32")]
     #[case("2001:db8::1", "2001:db8::1/128")]
-    #[case("10.1.2.3/8", "10.0.0.0/8")]
+    #[case("10.0.0.0/8", "10.0.0.0/8")]
     fn parses(#[case] input: &str, #[case] expected: &str) {
         assert_eq!(parse_cidr(input).unwrap().to_string(), expected);
     }
@@ -493,6 +488,7 @@ port = 22
     #[case("300.1.1.1/32")]
     #[case("1.2.3.4/33")]
     #[case("example.com")]
+    #[case("10.1.2.3/8")] // host bits set: refused, never truncated to 10.0.0.0/8
     fn rejects(#[case] input: &str) {
         assert!(parse_cidr(input).is_err());
     }

@@ -37,6 +37,10 @@ pub struct Cli {
     /// soracom-cli profile (default: $SORACOM_PROFILE, else "default").
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Allow a world-open source range (0.0.0.0/0, ::/0) on new mappings: anyone on the
+    /// internet may then connect to the device's port.
+    #[arg(long, global = true)]
+    pub allow_any_source: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -4,96 +4,59 @@ use super::guide_for;
 use crate::app::App;
 use crate::cli::ConnectArgs;
 use crate::error;
-use crate::napter::lease::{
-    cached_online_unmapped, device_port, duration, fresh_mappings, sim_of, ConnectJob,
-};
-use crate::napter::mapping::{Ensured, Holder, Known};
+use crate::napter::lease::{device_port, duration, Lease, Leases};
+use crate::napter::mapping::Holder;
+use crate::signals::{exit_code, Signals};
+use futures_util::future::join_all;
 use crate::output;
 use anyhow::Result;
 use napsh_core::messages::ConnectResult;
 use napsh_core::sanitize::for_terminal;
 use napsh_core::Device;
-use std::sync::Arc;
 
-/// Runs `napsh connect`.
+/// Runs `napsh connect`. A signal while mappings are being made does not abandon them: every
+/// acquire finishes, what this run created is given back, and napsh exits 128+signal.
 pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
-    let secs = duration(app, &args.mapping)?;
-    let source = app.source_cidr().await?;
-    let client = app.client()?;
+    let mut signals = Signals::install()?;
+    let leases = Leases::start(app, duration(app, &args.mapping)?).await?;
     let names: Vec<&str> = args.devices.iter().map(String::as_str).collect();
     let resolved = crate::napter::devices::resolve_each(app, &names).await?;
-    let snapshot = app.snapshot();
-    // Devices the fresh device cache shows online and unmapped, with no mapping recorded by
-    // napsh (connect hands out endpoints: a recorded one is checked against a listing), are
-    // created at once (one API call each, as `napsh ssh` does); the others need their SIM and
-    // one listing for all (fresh from resolving when the device list was just fetched).
-    let recorded: Vec<String> = app
-        .registry()
-        .entries()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| e.profile_key == client.profile().cache_key())
-        .map(|e| e.sim_id)
-        .collect();
-    let fast: Vec<bool> = resolved
-        .iter()
-        .map(|d| {
-            d.as_ref().is_ok_and(|d| {
-                snapshot.is_none()
-                    && !recorded.contains(&d.sim_id)
-                    && cached_online_unmapped(app, &client, d)
-            })
-        })
-        .collect();
-    let needs_listing = resolved.iter().zip(&fast).any(|(d, f)| d.is_ok() && !f);
-    let known = Arc::new(if needs_listing {
-        fresh_mappings(app, &client).await?
-    } else {
-        Known::default()
-    });
     let holder = if args.keep {
         Holder::Kept
     } else {
         Holder::Reserved
     };
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, device) in resolved.iter().enumerate() {
-        let Ok(device) = device else { continue };
-        let job = ConnectJob {
-            client: client.clone(),
-            registry: app.registry(),
-            known: known.clone(),
-            device: device.clone(),
-            sim: if fast[i] {
-                Some(sim_of(device))
-            } else {
-                snapshot
-                    .as_ref()
-                    .and_then(|s| s.sims.iter().find(|s| s.sim_id == device.sim_id).cloned())
-            },
-            port: device_port(app, &args.mapping, device),
-            secs,
-            source,
-            holder: holder.clone(),
-        };
-        tasks.spawn(async move { (i, job.run().await) });
-    }
     let spinner = crate::progress::Spinner::start(format!(
         "ensuring mappings for {} device(s)…",
-        tasks.len()
+        resolved.len()
     ));
-    let mut outcomes: Vec<Option<Result<Ensured>>> = resolved.iter().map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (i, r) = joined?;
-        outcomes[i] = Some(r);
-    }
+    let mapping_opts = &args.mapping;
+    let all = join_all(resolved.iter().map(|d| {
+        let (leases, holder) = (&leases, holder.clone());
+        async move {
+            let d = d.as_ref().ok()?;
+            let port = device_port(app, mapping_opts, d);
+            Some(leases.acquire(app, d, port, holder).await)
+        }
+    }));
+    tokio::pin!(all);
+    let (outcomes, interrupted) = tokio::select! {
+        done = &mut all => (done, None),
+        sig = signals.recv() => (all.await, Some(sig)),
+    };
     spinner.finish();
+    if let Some(sig) = interrupted {
+        for lease in outcomes.iter().flatten().flatten() {
+            leases.discard(lease).await;
+        }
+        return Ok(exit_code(sig));
+    }
     let mut first_failure = None;
-    for ((arg, device), outcome) in args.devices.iter().zip(resolved).zip(outcomes) {
+    for ((arg, device), outcome) in args.devices.iter().zip(&resolved).zip(outcomes) {
         let result = match (device, outcome) {
-            (Ok(d), Some(r)) => result_for(app, &args, arg, &d, r),
-            (Err(e), _) => failure_without_device(arg, &e),
-            (Ok(_), None) => unreachable!("every resolved device has a task"),
+            (Ok(d), Some(r)) => result_for(app, &leases, &args, arg, d, r),
+            (Err(e), _) => failure_without_device(arg, e),
+            (Ok(_), None) => unreachable!("every resolved device was acquired"),
         };
         if let (None, Some(e)) = (first_failure, &result.error) {
             first_failure = Some(e.kind);
@@ -106,10 +69,11 @@ pub async fn run(app: &App, args: ConnectArgs) -> Result<i32> {
 
 fn result_for(
     app: &App,
+    leases: &Leases,
     args: &ConnectArgs,
     arg: &str,
     d: &Device,
-    r: Result<Ensured>,
+    r: Result<Lease>,
 ) -> ConnectResult {
     let base = ConnectResult {
         device: arg.to_string(),
@@ -123,9 +87,13 @@ fn result_for(
     match r {
         Ok(e) => {
             crate::state::failures::record(&app.dirs.state, &d.sim_id, None);
+            // Shown against the local clock: the expiry is the server's, moved by the skew.
+            let skew = leases.server_now() - crate::state::paths::now_ms();
+            let mut endpoint = e.endpoint();
+            endpoint.expires_at = endpoint.expires_at.map(|t| t - skew);
             ConnectResult {
                 ok: true,
-                endpoint: Some(e.endpoint()),
+                endpoint: Some(endpoint),
                 ..base
             }
         }

@@ -4,9 +4,8 @@
 use crate::app::App;
 use crate::cli::DoctorArgs;
 use crate::error::{self, NapshError};
-use crate::napter::lease::{device_port, duration, ensure_for, finish};
-use crate::napter::mapping::{Ensured, Holder};
-use crate::napter::registry::Owner;
+use crate::napter::lease::{device_port, duration, Lease, Leases};
+use crate::napter::mapping::Holder;
 use crate::output;
 use crate::ssh::known_hosts::{host_key_changed, keyscan, pinned, verify};
 use crate::ssh::launch::build_args;
@@ -100,22 +99,12 @@ pub async fn run(app: &App, args: DoctorArgs) -> Result<i32> {
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
     let port = device_port(app, &args.mapping, &device);
-    let me = Owner::me();
-    let ensured: Ensured = check!(
+    let (leases, ensured): (Leases, Lease) = check!(
         3,
         async {
-            let secs = duration(app, &args.mapping)?;
-            let source = app.source_cidr().await?;
-            let e = ensure_for(
-                app,
-                &client,
-                &device,
-                port,
-                secs,
-                source,
-                Holder::Probe(me.clone()),
-            )
-            .await?;
+            let leases = Leases::start(app, duration(app, &args.mapping)?).await?;
+            let holder = Holder::Probe(leases.me.clone());
+            let e = leases.acquire(app, &device, port, holder).await?;
             let how = if e.reused {
                 "reusing"
             } else {
@@ -127,13 +116,13 @@ pub async fn run(app: &App, args: DoctorArgs) -> Result<i32> {
                     for_terminal(&e.mapping.ip_address),
                     e.mapping.port
                 ),
-                e,
+                (leases, e),
             ))
         }
         .await
     );
     let code = reach_and_login(app, &device, &ensured, &user).await;
-    finish(app, &client, &ensured, &me, false).await;
+    leases.release(&ensured, false).await;
     code
 }
 
@@ -154,7 +143,7 @@ async fn device_step(
 }
 
 /// Steps 4–7 against a mapping.
-async fn reach_and_login(app: &App, device: &Device, ensured: &Ensured, user: &str) -> Result<i32> {
+async fn reach_and_login(app: &App, device: &Device, ensured: &Lease, user: &str) -> Result<i32> {
     let ip = ensured.mapping.ip_address.clone();
     let port = ensured.mapping.port;
     let label = format!("{} (SIM {})", for_terminal(device.label()), device.sim_id);

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::cli::{CloseArgs, MappingsAction, MappingsArgs};
 use crate::error;
 use crate::napter::devices::summary;
-use crate::napter::lease::{self, of_devices, recorded_live};
+use crate::napter::lease;
 use crate::napter::mapping::{list_all, targets};
 use crate::napter::registry::Entry;
 use crate::output;
@@ -142,34 +142,28 @@ fn row(m: &PortMapping, sims: &[Sim], owned: &[Entry], key: &str) -> MappingRow 
 
 async fn close(app: &App, args: CloseArgs, json: bool) -> Result<i32> {
     let client = app.client()?;
-    let key = client.profile().cache_key();
-    let now = now_ms();
-    let targets_list: Vec<(String, u16, Option<String>)> = if args.all && args.any {
-        list_all(&client)
-            .await?
-            .into_iter()
-            .filter(|m| !m.is_expired(now))
-            .map(|m| {
-                (
-                    m.ip_address.clone(),
-                    m.port,
-                    m.target_sim_id().map(str::to_string),
-                )
-            })
-            .collect()
+    let targets_list = if args.all && args.any {
+        lease::every_live(&client).await?
     } else if args.all {
-        recorded_live(app, &client, &key, now).await?
+        lease::recorded_live(app, &client).await?
     } else {
-        of_devices(app, &client, &args.devices).await?
+        lease::of_devices(app, &client, &args.devices).await?
     };
+    if targets_list.is_empty() {
+        output::note("no live mappings to close");
+    }
     let mut failed = None;
-    for (ip, port, sim_id) in targets_list {
-        let spinner = crate::progress::Spinner::start(format!("deleting the mapping {ip}:{port}…"));
-        let result = lease::close(app, &client, &key, &ip, port).await;
+    for m in targets_list {
+        let endpoint = format!("{}:{}", m.ip_address, m.port);
+        let spinner = crate::progress::Spinner::start(format!(
+            "deleting the mapping {}…",
+            for_terminal(&endpoint)
+        ));
+        let result = lease::close_listed(app, &client, &m).await;
         spinner.finish();
         let closed = Closed {
-            endpoint: format!("{ip}:{port}"),
-            sim_id,
+            endpoint,
+            sim_id: m.target_sim_id().map(str::to_string),
             deleted: result.is_ok(),
             error: result.as_ref().err().map(error::one_line),
         };

@@ -45,7 +45,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
     if let Command::Web(args) = cli.command {
         return web::run(args, cli.profile).await;
     }
-    let app = App::new(cli.profile.clone())?;
+    let mut app = App::new(cli.profile.clone())?;
+    app.config.allow_any_source |= cli.allow_any_source;
     if !matches!(cli.command, Command::KnownHosts(_) | Command::History(_)) {
         crate::napter::lease::reap(&app).await;
     }

@@ -8,7 +8,7 @@ use super::reach::lifetime;
 use crate::app::App;
 use crate::cli::reach::ProxyArgs;
 use crate::error::{self, NapshError};
-use crate::napter::lease::Session;
+use crate::napter::lease::Leases;
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use crate::state::journal::Record;
@@ -29,11 +29,11 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
-    let session = Session::start(app, lifetime(app, args.duration)?).await?;
+    let session = Leases::start(app, lifetime(app, args.duration)?).await?;
     let mut record = Record::begin(&app.dirs.state, "proxy", &device);
     record.port(args.port);
     record.source(&session.source);
-    let ensured = match session.ensure(app, &device, args.port, &mut signals).await {
+    let ensured = match session.acquire_or_signal(app, &device, args.port, &mut signals).await {
         Ok(Ok(ensured)) => ensured,
         Ok(Err(e)) => {
             record.fail(&e);
@@ -68,7 +68,7 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
             sig => Ended::Signal(sig),
         },
     };
-    session.release(app, &ensured, args.keep).await;
+    session.release(&ensured, args.keep).await;
     Ok(ended.record(record))
 }
 

@@ -5,13 +5,11 @@ use super::guide_for;
 use crate::app::App;
 use crate::cli::SshArgs;
 use crate::error::{self, NapshError};
-use crate::napter::lease::{device_port, duration, ensure_for, finish, forget_if_gone, Finished};
-use crate::napter::mapping::Holder;
-use crate::napter::registry::Owner;
+use crate::napter::lease::{device_port, duration, Lease, Leases, Released};
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use crate::ssh::askpass::{askpass_env, password_for};
-use crate::ssh::launch::build_args;
+use crate::ssh::launch::{build_args, Outcome};
 use crate::ssh::verdict::connect_failure;
 use crate::state::journal::Record;
 use anyhow::Result;
@@ -35,66 +33,36 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
     let port = device_port(app, &args.mapping, &device);
-    let secs = duration(app, &args.mapping)?;
-    let label = for_terminal(device.label());
     // Everything that can fail locally happens before a mapping exists.
     let (askpass, env) = askpass_env(password_for(app, &device)?)?;
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
-    let source = app.source_cidr().await?;
-    let client = app.client()?;
-    let me = Owner::me();
+    let leases = Leases::start(app, duration(app, &args.mapping)?).await?;
     let mut record = Record::begin(&app.dirs.state, "ssh", &device);
-    record.source(&source);
-
-    let ensuring = ensure_for(
-        app,
-        &client,
-        &device,
-        port,
-        secs,
-        source,
-        Holder::Session(me.clone()),
-    );
-    tokio::pin!(ensuring);
+    record.source(&leases.source);
+    let label = for_terminal(device.label());
     let spinner = crate::progress::Spinner::start(format!("opening a Napter mapping to {label}…"));
-    let mut interrupted = None;
-    let ensured = tokio::select! {
-        r = &mut ensuring => r,
-        sig = signals.recv() => {
-            // Never abandon a create half-way: finish it, then clean up.
-            interrupted = Some(sig);
-            ensuring.await
-        }
-    };
+    let acquired = leases
+        .acquire_or_signal(app, &device, port, &mut signals)
+        .await;
     spinner.finish();
-    let ensured = match ensured {
-        Ok(e) => e,
-        Err(err) => {
+    let lease = match acquired {
+        Ok(Ok(lease)) => lease,
+        Ok(Err(err)) => {
             record.fail(&err);
             return Ok(report(app, &device, port, &user, &err));
         }
+        Err(code) => {
+            record.interrupted();
+            return Ok(code);
+        }
     };
-    record.mapping(&ensured.mapping, ensured.reused);
-    if let Some(sig) = interrupted {
-        finish(app, &client, &ensured, &me, args.keep).await;
-        record.interrupted();
-        return Ok(exit_code(sig));
-    }
+    record.mapping(&lease.mapping, lease.reused);
     crate::state::failures::record(&app.dirs.state, &device.sim_id, None);
-    let endpoint = crate::ssh::plan::Destination::mapped(&ensured, &device);
+    let endpoint = crate::ssh::plan::Destination::mapped(&lease, &device);
     let (plan, target) =
         crate::ssh::plan::for_ssh_args(app, &args, &device, endpoint, user.clone(), service);
     let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await;
     drop(askpass);
-    let failed_to_connect = matches!(&outcome, Ok(o) if o.code == 255 && o.signal.is_none());
-    if failed_to_connect && forget_if_gone(app, &client, &device, &ensured).await {
-        // A recorded mapping that is gone: its endpoint may already serve another device, so
-        // it is forgotten, never deleted (that would delete the other device's mapping).
-        let err = mapping_gone(&label, &ensured);
-        record.fail(&err);
-        report(app, &device, port, &user, &err);
-        return Ok(255);
-    }
     // Asked while the mapping still exists: the running services, when the service was missing.
     let missing = match (&target, &outcome) {
         (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
@@ -103,7 +71,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         }
         _ => None,
     };
-    let finished = finish(app, &client, &ensured, &me, args.keep).await;
+    let released = leases.release(&lease, args.keep).await;
     if let Some(err) = missing {
         // The picker's guide for this device then says which services are running.
         crate::state::failures::record(
@@ -113,59 +81,104 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         );
         return Err(err);
     }
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(err) => {
-            record.fail(&err);
-            return Ok(report(app, &device, port, &user, &err));
-        }
+    let ended = Ended {
+        app,
+        leases: &leases,
+        device: &device,
+        port,
+        user: &user,
+        lease: &lease,
+        released,
     };
-    if outcome.code == 255 && outcome.signal.is_none() {
-        let err = if finished == Finished::AlreadyGone && !outcome.host_key_failed {
-            mapping_gone(&label, &ensured)
+    ended.conclude(outcome, record).await
+}
+
+/// How a session ended, for its verdict.
+struct Ended<'a> {
+    /// The invocation.
+    app: &'a App,
+    /// The lease holder (its client diagnoses).
+    leases: &'a Leases,
+    /// The device.
+    device: &'a Device,
+    /// Device port.
+    port: u16,
+    /// Remote user.
+    user: &'a str,
+    /// The mapping used.
+    lease: &'a Lease,
+    /// What releasing it found.
+    released: Released,
+}
+
+impl Ended<'_> {
+    /// The exit code: the remote command's, napsh's verdict on a failed connection, or the
+    /// signal's; journaled.
+    async fn conclude(self, outcome: Result<Outcome>, record: Record) -> Result<i32> {
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(err) => {
+                record.fail(&err);
+                return Ok(report(self.app, self.device, self.port, self.user, &err));
+            }
+        };
+        if outcome.code == 255 && outcome.signal.is_none() {
+            return Ok(self.failed(&outcome, record).await);
+        }
+        match outcome.signal {
+            Some(sig) => {
+                record.interrupted();
+                Ok(exit_code(sig))
+            }
+            None => {
+                record.exit(outcome.code);
+                Ok(outcome.code)
+            }
+        }
+    }
+
+    /// ssh exited 255 on its own: why, in one line with the guide.
+    async fn failed(&self, outcome: &Outcome, record: Record) -> i32 {
+        let label = for_terminal(self.device.label());
+        let err = if self.released == Released::AlreadyGone && !outcome.host_key_failed {
+            mapping_gone(&label, self.lease)
         } else {
-            connect_failure(app, &client, &device, outcome.host_key_failed).await
+            connect_failure(
+                self.app,
+                &self.leases.client,
+                self.device,
+                outcome.host_key_failed,
+            )
+            .await
         };
         record.fail_kind(error::kind_of(&err), Some(255));
-        let code = report(app, &device, port, &user, &err);
+        let code = report(self.app, self.device, self.port, self.user, &err);
         // A changed host key or an offline device is napsh's own verdict; otherwise keep
         // ssh's code.
-        return Ok(
-            if matches!(
-                error::kind_of(&err),
-                ErrorKind::HostKeyChanged | ErrorKind::Offline
-            ) {
-                code
-            } else {
-                255
-            },
-        );
-    }
-    match outcome.signal {
-        Some(sig) => {
-            record.interrupted();
-            Ok(exit_code(sig))
-        }
-        None => {
-            record.exit(outcome.code);
-            Ok(outcome.code)
+        if matches!(
+            error::kind_of(&err),
+            ErrorKind::HostKeyChanged | ErrorKind::Offline
+        ) {
+            code
+        } else {
+            255
         }
     }
 }
 
 /// ssh lost (or never got) its connection and the mapping was found gone: it expired, or
 /// someone deleted it, outside napsh.
-fn mapping_gone(label: &str, ensured: &crate::napter::mapping::Ensured) -> anyhow::Error {
+fn mapping_gone(label: &str, ensured: &Lease) -> anyhow::Error {
     let m = &ensured.mapping;
     NapshError::new(
         ErrorKind::Ssh,
         format!(
-            "the mapping {}:{} to {label} expired or was deleted outside napsh",
+            "the mapping {}:{} to {label} expired or was deleted outside napsh during the session",
             napsh_core::sanitize::for_terminal(&m.ip_address),
             m.port
         ),
     )
-    .hint("run the command again: napsh creates a new mapping (a longer one: --duration SECS)")
+    .hint("napsh makes a new mapping on the next connection (a longer-lived one with --duration SECS)")
     .into()
 }
 

@@ -10,37 +10,21 @@ use super::reach::{lifetime, ssh_port};
 use crate::app::App;
 use crate::cli::reach::TunnelArgs;
 use crate::error::{self, NapshError};
-use crate::napter::lease::Session;
-use crate::napter::mapping::Ensured;
+use crate::napter::lease::{Lease, Leases, Renewing};
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use crate::ssh::forward::{human_bytes, relay_checked};
 use crate::ssh::host_key_guard::{Checked, Guard};
 use crate::state::journal::Record;
-use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
 use napsh_core::tunnel_spec::{format_bind, TunnelSpec};
 use napsh_core::Device;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-
-/// A mapping expiring sooner than this is replaced by a new one.
-const RENEW_BEFORE_MS: i64 = 90_000;
-/// How often mapping expiries are looked at.
-const RENEW_CHECK: Duration = Duration::from_secs(20);
-
-/// Where a forward's connections go now (swapped when the mapping is renewed).
-#[derive(Debug, Clone)]
-struct Target {
-    /// Mapping address.
-    ip: String,
-    /// Mapping port.
-    port: u16,
-}
 
 /// What a connection task needs (shared, `'static`).
 struct Route {
@@ -48,20 +32,18 @@ struct Route {
     local: SocketAddr,
     /// `kiosk-12:80`, terminal-safe.
     device_port: String,
-    /// The current mapping endpoint.
-    target: Mutex<Target>,
+    /// The mapping, renewed before it expires; new connections go to the newest.
+    renewing: Renewing,
     /// Host-key check for a forward to the SSH port.
     guard: Option<Guard>,
 }
 
 /// One working forward.
 struct Forward {
-    /// The `-p` it came from.
-    spec: TunnelSpec,
     /// The listener, until serving starts.
     listener: Option<TcpListener>,
-    /// The mapping it relays to.
-    ensured: Ensured,
+    /// The mapping it opened with.
+    ensured: Lease,
     /// Shared with connection tasks.
     route: Arc<Route>,
     /// Its journal entry, written when the tunnel stops.
@@ -74,7 +56,7 @@ pub async fn run(app: &App, args: TunnelArgs) -> Result<i32> {
     let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);
-    let session = Session::start(app, lifetime(app, args.duration)?).await?;
+    let session = Leases::start(app, lifetime(app, args.duration)?).await?;
     let mut forwards = Vec::new();
     let mut failures = Vec::new();
     for spec in &args.forwards {
@@ -85,7 +67,7 @@ pub async fn run(app: &App, args: TunnelArgs) -> Result<i32> {
                 failures.push(e);
             }
             Err(code) => {
-                release_all(app, &session, &forwards).await;
+                release_all(&session, &forwards).await;
                 return Ok(code);
             }
         }
@@ -98,8 +80,8 @@ pub async fn run(app: &App, args: TunnelArgs) -> Result<i32> {
         output::line(&describe(f, &user));
     }
     output::note("napsh: tunnel open; Ctrl-C stops it and deletes its mappings");
-    let code = serve(app, &session, &device, &mut forwards, &mut signals).await;
-    release_all(app, &session, &forwards).await;
+    let code = serve(app, &session, &mut forwards, &mut signals).await;
+    release_all(&session, &forwards).await;
     for f in forwards {
         f.record.exit(code);
     }
@@ -129,7 +111,7 @@ fn none_works(failures: Vec<anyhow::Error>, asked: usize) -> anyhow::Error {
 /// (the forward's entry says `interrupted`).
 async fn open(
     app: &App,
-    session: &Session,
+    session: &Leases,
     device: &Device,
     spec: &TunnelSpec,
     signals: &mut Signals,
@@ -141,7 +123,7 @@ async fn open(
         Ok(l) => l,
         Err(e) => return failed(record, e),
     };
-    let ensured = match session.ensure(app, device, spec.remote, signals).await? {
+    let ensured = match session.acquire_or_signal(app, device, spec.remote, signals).await? {
         Ok(e) => e,
         Err(e) => return failed(record, e),
     };
@@ -153,7 +135,7 @@ async fn open(
     });
     if let Some(g) = &guard {
         if let Err(e) = check_key(g, &ensured.mapping.ip_address, ensured.mapping.port).await {
-            session.release(app, &ensured, false).await;
+            session.release(&ensured, false).await;
             return failed(record, e);
         }
     }
@@ -169,14 +151,15 @@ async fn open(
     let route = Arc::new(Route {
         local,
         device_port: format!("{}:{}", for_terminal(device.label()), spec.remote),
-        target: Mutex::new(Target {
-            ip: ensured.mapping.ip_address.clone(),
-            port: ensured.mapping.port,
-        }),
+        renewing: Renewing::new(
+            ensured.clone(),
+            device.clone(),
+            spec.remote,
+            session.server_now(),
+        ),
         guard,
     });
     Ok(Ok(Forward {
-        spec: *spec,
         listener: Some(listener),
         ensured,
         route,
@@ -275,8 +258,7 @@ fn describe(f: &Forward, user: &str) -> String {
 /// Serves every forward until a signal; renews mappings before they expire.
 async fn serve(
     app: &App,
-    session: &Session,
-    device: &Device,
+    session: &Leases,
     forwards: &mut [Forward],
     signals: &mut Signals,
 ) -> i32 {
@@ -286,11 +268,15 @@ async fn serve(
             tasks.spawn(accept_loop(listener, f.route.clone()));
         }
     }
-    let mut tick = tokio::time::interval(RENEW_CHECK);
+    let mut tick = tokio::time::interval(Renewing::tick_every(session.secs));
     let sig = loop {
         tokio::select! {
             sig = signals.recv() => break sig,
-            _ = tick.tick() => renew_due(app, session, device, forwards).await,
+            _ = tick.tick() => {
+                for f in forwards.iter() {
+                    f.route.renewing.tick(app, session).await;
+                }
+            }
         }
     };
     tasks.abort_all();
@@ -299,42 +285,6 @@ async fn serve(
         0
     } else {
         exit_code(sig)
-    }
-}
-
-/// Replaces mappings that expire within [`RENEW_BEFORE_MS`].
-async fn renew_due(app: &App, session: &Session, device: &Device, forwards: &mut [Forward]) {
-    let soon = now_ms() + RENEW_BEFORE_MS;
-    for f in forwards.iter_mut() {
-        if f.ensured.mapping.expired_time.is_none_or(|t| t > soon) {
-            continue;
-        }
-        let fresh = crate::napter::lease::ensure_for(
-            app,
-            &session.client,
-            device,
-            f.spec.remote,
-            session.secs,
-            session.source,
-            crate::napter::mapping::Holder::Session(session.me.clone()),
-        )
-        .await;
-        match fresh {
-            Ok(fresh) => {
-                *f.route.target.lock().expect("target lock") = Target {
-                    ip: fresh.mapping.ip_address.clone(),
-                    port: fresh.mapping.port,
-                };
-                let old = std::mem::replace(&mut f.ensured, fresh);
-                session.release(app, &old, false).await;
-                tracing::info!(spec = %f.spec, "mapping renewed");
-            }
-            Err(e) => output::warn(&format!(
-                "renewing the mapping of -p {}: {}",
-                f.spec,
-                error::one_line(&e)
-            )),
-        }
     }
 }
 
@@ -364,8 +314,9 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
         shown(route.local),
         route.device_port
     );
-    let target = route.target.lock().expect("target lock").clone();
-    let device = match TcpStream::connect((target.ip.as_str(), target.port)).await {
+    // Held until the connection ends: a renewal keeps this mapping until then.
+    let ticket = route.renewing.checkout();
+    let device = match TcpStream::connect((ticket.ip.as_str(), ticket.port)).await {
         Ok(s) => s,
         Err(e) => {
             output::note(&format!(
@@ -430,13 +381,10 @@ async fn relay_in_kernel(
     }
 }
 
-/// Releases every forward's mapping (a mapping shared by two forwards is released once).
-async fn release_all(app: &App, session: &Session, forwards: &[Forward]) {
-    let mut seen = std::collections::HashSet::new();
+/// Releases every mapping of every forward (the first release of a shared one deletes it;
+/// the others find it no longer theirs).
+async fn release_all(session: &Leases, forwards: &[Forward]) {
     for f in forwards {
-        let m = &f.ensured.mapping;
-        if seen.insert((m.ip_address.clone(), m.port)) {
-            session.release(app, &f.ensured, false).await;
-        }
+        f.route.renewing.release_all(session).await;
     }
 }

@@ -5,8 +5,8 @@
 use crate::state::paths::{ensure_private_dir, now_ms, read_private, write_private_unsynced};
 use anyhow::{Context, Result};
 use fs2::FileExt;
-use napsh_core::soracom::PortMapping;
 use serde::{Deserialize, Serialize};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A process using a mapping.
@@ -76,6 +76,10 @@ pub struct Entry {
     /// The source range it allows (CIDR), as created.
     #[serde(default)]
     pub source: Option<String>,
+    /// The server's clock minus the local wall clock when it was recorded (ms): expiry is
+    /// judged on the server's clock even by a later process that has not asked the API yet.
+    #[serde(default)]
+    pub server_skew_ms: i64,
 }
 
 impl Entry {
@@ -84,9 +88,11 @@ impl Entry {
         self.profile_key == profile_key && self.ip_address == ip && self.port == port
     }
 
-    /// Whether the mapping has expired by `now` (Soracom deleted it).
+    /// Whether the mapping has expired (Soracom deleted it) at local wall time `now`, judged
+    /// on the server's clock as recorded.
     pub fn expired(&self, now: i64) -> bool {
-        self.expires_at_ms.is_some_and(|t| t <= now)
+        self.expires_at_ms
+            .is_some_and(|t| t <= now.saturating_add(self.server_skew_ms))
     }
 }
 
@@ -132,13 +138,12 @@ impl Registry {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&self.lock_path)
             .with_context(|| format!("opening {}", self.lock_path.display()))?;
         lock.lock_exclusive()
             .with_context(|| format!("locking {}", self.lock_path.display()))?;
-        let mut file: RegistryFile = read_private(&self.path)?
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let mut file = self.load()?;
         let before = serde_json::to_vec(&file.entries)?;
         let out = f(&mut file.entries);
         if serde_json::to_vec(&file.entries)? != before || !self.path.exists() {
@@ -146,6 +151,33 @@ impl Registry {
         }
         let _ = FileExt::unlock(&lock);
         Ok(out)
+    }
+
+    /// Reads the file (under the lock). A file other users can write, or one that does not
+    /// parse, is kept aside (never silently overwritten) with a warning; the entries of a
+    /// private file that still parse one by one are salvaged, so their mappings still get
+    /// reaped.
+    fn load(&self) -> Result<RegistryFile> {
+        if !self.path.exists() {
+            return Ok(RegistryFile::default());
+        }
+        let loose = crate::state::paths::is_loose(&self.path)?;
+        let bytes = if loose { None } else { read_private(&self.path)? };
+        if let Some(file) = bytes.as_deref().and_then(|b| serde_json::from_slice(b).ok()) {
+            return Ok(file);
+        }
+        let entries = bytes.as_deref().map(salvage).unwrap_or_default();
+        let aside = self.path.with_extension(format!("json.bad-{}", now_ms()));
+        std::fs::rename(&self.path, &aside)
+            .with_context(|| format!("moving the unreadable {} aside", self.path.display()))?;
+        crate::output::warn(&format!(
+            "{} was {}: kept aside as {}; {} of its mappings salvaged",
+            self.path.display(),
+            if loose { "writable by other users (not trusted)" } else { "corrupt" },
+            aside.display(),
+            entries.len()
+        ));
+        Ok(RegistryFile { entries })
     }
 
     /// A copy of the entries.
@@ -204,32 +236,6 @@ impl Registry {
         })
     }
 
-    /// Forgets the mappings of `sim_id` recorded before a complete listing that started at
-    /// `listed_at_ms` and does not show them: they were deleted or expired outside napsh.
-    /// (One recorded after the listing started may be a concurrent napsh's brand-new one.)
-    pub fn forget_unlisted(
-        &self,
-        profile_key: &str,
-        sim_id: &str,
-        listed: &[PortMapping],
-        listed_at_ms: i64,
-    ) -> Result<()> {
-        self.update(|entries| {
-            entries.retain(|e| {
-                let unlisted = e.profile_key == profile_key
-                    && e.sim_id == sim_id
-                    && e.recorded_at_ms < listed_at_ms
-                    && !listed
-                        .iter()
-                        .any(|m| m.ip_address == e.ip_address && m.port == e.port);
-                if unlisted {
-                    tracing::info!(ip = %e.ip_address, port = e.port, "forgetting a mapping that is gone");
-                }
-                !unlisted
-            })
-        })
-    }
-
     /// Forgets a mapping (deleted or gone).
     pub fn forget(&self, profile_key: &str, ip: &str, port: u16) -> Result<()> {
         self.update(|entries| entries.retain(|e| !e.is(profile_key, ip, port)))
@@ -258,6 +264,7 @@ impl Registry {
                 .create(true)
                 .truncate(false)
                 .write(true)
+                .mode(0o600)
                 .open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
             file.lock_exclusive()
@@ -281,6 +288,23 @@ impl crate::app::App {
     pub fn registry(&self) -> Registry {
         Registry::new(&self.dirs.state)
     }
+}
+
+/// The entries of a registry file that no longer parses as a whole, one by one.
+fn salvage(bytes: &[u8]) -> Vec<Entry> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Vec::new();
+    };
+    value
+        .get("entries")
+        .and_then(|e| e.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| serde_json::from_value(i.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Drops expired entries and dead owners; returns (and removes) the entries of `profile_key`
@@ -325,6 +349,7 @@ mod tests {
             recorded_at_ms: 0,
             expires_at_ms: Some(10_000),
             source: None,
+            server_skew_ms: 0,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The source range a mapping allows: `NAPSH_SOURCE_CIDR`, else config `source_cidr`, else our
-//! public address from an IP-echo service as a `/32` (or `/128`).
+//! public address from an IP-echo service as a `/32` (or `/128`); the policy of
+//! `napsh_core::source_range` applied to it.
 
 use crate::config::parse_cidr;
 use crate::error::NapshError;
@@ -7,16 +8,9 @@ use anyhow::Result;
 use ipnet::IpNet;
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal_truncated;
+use napsh_core::source_range::{self, Verdict};
 use std::net::IpAddr;
 use std::time::Duration;
-
-/// Whether a mapping allowing `ranges` lets `ours` connect.
-pub fn covers(ranges: &[String], ours: &IpNet) -> bool {
-    ranges
-        .iter()
-        .filter_map(|r| r.trim().parse::<IpNet>().ok())
-        .any(|r| r.contains(ours))
-}
 
 /// The source range to use (env > config > detection via `echo_url`).
 pub async fn source_cidr(config_cidr: Option<&str>, echo_url: &str) -> Result<IpNet> {
@@ -66,30 +60,26 @@ pub async fn detect(echo_url: &str) -> Result<IpNet> {
 /// Defined here rather than in `app.rs`, so that the per-invocation context does not
 /// depend on the napter modules that use it.
 impl crate::app::App {
-    /// The source range for new mappings.
+    /// The source range for new mappings, with the policy applied: a world-open range only
+    /// when allowed explicitly (`--allow-any-source`, `allow_any_source = true`), one warning
+    /// for a wide one.
     pub async fn source_cidr(&self) -> Result<ipnet::IpNet> {
-        crate::napter::source_range::source_cidr(
-            self.config.source_cidr.as_deref(),
-            &self.config.ip_echo_url,
-        )
-        .await
+        let net = source_cidr(self.config.source_cidr.as_deref(), &self.config.ip_echo_url).await?;
+        match source_range::check(&net, self.config.allow_any_source) {
+            Ok(Verdict::Fine) => {}
+            Ok(Verdict::Warn(w)) => warn_once(&w),
+            Err(e) => {
+                return Err(NapshError::config(e.message(&net.to_string()))
+                    .hint("if that is really meant, pass --allow-any-source (or set allow_any_source = true in the napsh config)")
+                    .into())
+            }
+        }
+        Ok(net)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case(&["198.51.100.7/32"], "198.51.100.7/32", true)]
-    #[case(&["198.51.100.0/24"], "198.51.100.7/32", true)]
-    #[case(&["198.51.100.8/32"], "198.51.100.7/32", false)]
-    #[case(&["198.51.100.7/32"], "198.51.100.0/24", false)]
-    #[case(&["garbage", "0.0.0.0/0"], "203.0.113.1/32", true)]
-    #[case(&[], "203.0.113.1/32", false)]
-    fn coverage(#[case] ranges: &[&str], #[case] ours: &str, #[case] expected: bool) {
-        let ranges: Vec<String> = ranges.iter().map(|s| s.to_string()).collect();
-        assert_eq!(covers(&ranges, &parse_cidr(ours).unwrap()), expected);
-    }
+/// Prints a source-range warning once per process (fan-out asks for the range per device).
+fn warn_once(text: &str) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| crate::output::warn(text));
 }

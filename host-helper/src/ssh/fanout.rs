@@ -9,10 +9,8 @@ use crate::cli::{MappingOpts, TargetArgs};
 use crate::config::{fetch_password, PasswordSource};
 use crate::error;
 use crate::error::NapshError;
-use crate::napter::mapping::{Ensured, Holder};
-use crate::napter::registry::Owner;
+use crate::napter::lease::{Lease, Leases};
 use crate::signals::Signals;
-use crate::soracom::api::Client;
 use crate::ssh::askpass::askpass_env;
 use crate::ssh::launch::{build_args, run_piped, Sinks};
 use crate::ssh::verdict::connect_failure;
@@ -28,7 +26,6 @@ use napsh_core::Device;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -191,12 +188,10 @@ pub async fn run(app: &App, targets: &[Target], spec: &Spec) -> Result<Report> {
     if let Some(dir) = &spec.log_dir {
         crate::state::paths::ensure_private_dir(dir)?;
     }
-    let source = app.source_cidr().await?;
+    let leases = Leases::start(app, spec.secs).await?;
     let ctx = Ctx {
         app,
-        client: app.client()?,
-        source,
-        me: Owner::me(),
+        leases,
         cancel: CancellationToken::new(),
         slots: Semaphore::new(spec.parallel.max(1)),
         spec,
@@ -231,12 +226,8 @@ enum Verdict {
 struct Ctx<'a> {
     /// The invocation.
     app: &'a App,
-    /// API client.
-    client: Arc<Client>,
-    /// Our source range.
-    source: ipnet::IpNet,
-    /// This process, as the holder of the mappings it creates.
-    me: Owner,
+    /// Client, source range and owner of this process's mappings.
+    leases: Leases,
     /// Fired by a signal.
     cancel: CancellationToken,
     /// Bounds the devices in flight.
@@ -249,7 +240,7 @@ impl Ctx<'_> {
     /// Runs on one device and records it in the journal.
     async fn run_one(&self, target: &Target) -> Finished {
         let mut record = Record::begin(&self.app.dirs.state, self.spec.kind, &target.device);
-        record.source(&self.source);
+        record.source(&self.leases.source);
         let mut stdout = Vec::new();
         let verdict = self.attempt(target, &mut record, &mut stdout).await;
         Finished {
@@ -267,16 +258,10 @@ impl Ctx<'_> {
         if slot.is_none() || self.cancel.is_cancelled() {
             return Verdict::Interrupted;
         }
-        let ensured = crate::napter::lease::ensure_for(
-            self.app,
-            &self.client,
-            &target.device,
-            target.port,
-            self.spec.secs,
-            self.source,
-            Holder::Session(self.me.clone()),
-        )
-        .await;
+        let ensured = self
+            .leases
+            .acquire_session(self.app, &target.device, target.port)
+            .await;
         let ensured = match ensured {
             Ok(e) => e,
             Err(e) => return Verdict::Failed(e, None),
@@ -287,12 +272,12 @@ impl Ctx<'_> {
         } else {
             self.ssh(target, &ensured, stdout).await
         };
-        crate::napter::lease::finish(self.app, &self.client, &ensured, &self.me, false).await;
+        self.leases.release(&ensured, false).await;
         verdict
     }
 
     /// One piped ssh through `ensured`.
-    async fn ssh(&self, target: &Target, ensured: &Ensured, captured: &mut Vec<u8>) -> Verdict {
+    async fn ssh(&self, target: &Target, ensured: &Lease, captured: &mut Vec<u8>) -> Verdict {
         let (askpass, env) = match askpass_env(target.password.clone()) {
             Ok(a) => a,
             Err(e) => return Verdict::Failed(e, None),
@@ -342,7 +327,7 @@ impl Ctx<'_> {
             Err(e) => Verdict::Failed(e, None),
             Ok(_) if self.cancel.is_cancelled() => Verdict::Interrupted,
             Ok(o) if o.code == 255 => Verdict::Failed(
-                connect_failure(self.app, &self.client, &target.device, o.host_key_failed).await,
+                connect_failure(self.app, &self.leases.client, &target.device, o.host_key_failed).await,
                 Some(255),
             ),
             Ok(o) => Verdict::Exited(o.code),

@@ -5,7 +5,7 @@
 
 use crate::app::App;
 use crate::cli::SshArgs;
-use crate::napter::mapping::Ensured;
+use crate::napter::lease::Lease;
 use crate::ssh::launch::SshPlan;
 use crate::ssh::service::ServiceTarget;
 use napsh_core::Device;
@@ -23,7 +23,7 @@ pub struct Destination {
 
 impl Destination {
     /// The mapping's endpoint, pinned to the device's SIM id.
-    pub fn mapped(ensured: &Ensured, device: &Device) -> Self {
+    pub fn mapped(ensured: &Lease, device: &Device) -> Self {
         Destination {
             ip: ensured.mapping.ip_address.clone(),
             port: ensured.mapping.port,
@@ -59,7 +59,7 @@ pub fn plan_to(
 /// The ssh invocation through `ensured` for `device`, pinned to its SIM id.
 pub fn plan(
     app: &App,
-    ensured: &Ensured,
+    ensured: &Lease,
     device: &Device,
     user: &str,
     options: &[String],

@@ -6,6 +6,7 @@ pub mod alias;
 pub mod device;
 pub mod filter;
 pub mod guide;
+pub mod ids;
 pub mod lan;
 pub mod messages;
 pub mod picker;

@@ -97,6 +97,16 @@ pub fn for_terminal_truncated(text: &str, max_chars: usize) -> String {
     truncate(&for_terminal(text), max_chars)
 }
 
+/// Longest pane or tab title napsh gives (characters).
+pub const TITLE_MAX_CHARS: usize = 48;
+
+/// A Zellij pane or tab title made from untrusted text (a device name, `name/service`):
+/// Zellij draws titles into pane frames and the tab bar unfiltered, so every title napsh sets
+/// goes through here: [`for_terminal`], cut to [`TITLE_MAX_CHARS`].
+pub fn pane_title(text: &str) -> String {
+    for_terminal_truncated(text, TITLE_MAX_CHARS)
+}
+
 /// Cuts `text` to at most `max_chars` characters, marking the cut with `…`.
 pub fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
@@ -172,6 +182,24 @@ mod tests {
         assert!(!safe.chars().any(is_unsafe), "{safe}");
         let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(back["name"], text);
+    }
+
+    // Issue 13: Zellij drew a device name with ESC[31m into the pane frame as it was.
+    #[rstest]
+    #[case::sgr("lab-bench-\x1b[31mred", "lab-bench-\\e[31mred")]
+    #[case::osc52("x\x1b]52;c;ZXZpbA==\x07", "x\\e]52;c;ZXZpbA==\\u{7}")]
+    #[case::title("\x1b]0;pwned\x1b\\/web", "\\e]0;pwned\\e\\/web")]
+    #[case::c1_and_bidi("a\u{9b}2J\u{202e}b", "a\\u{9b}2J\\u{202e}b")]
+    #[case::plain("kiosk-12/web", "kiosk-12/web")]
+    fn pane_titles_are_inert(#[case] name: &str, #[case] want: &str) {
+        assert_eq!(pane_title(name), want);
+    }
+
+    #[test]
+    fn pane_titles_are_short() {
+        let title = pane_title(&format!("{}\x1b[2J", "x".repeat(500)));
+        assert_eq!(title.chars().count(), TITLE_MAX_CHARS);
+        assert!(!title.chars().any(is_unsafe));
     }
 
     #[test]

@@ -46,6 +46,14 @@ fn open_picker(zellij: &ZellijSession) -> String {
         .expect("the picker shows the fleet")
 }
 
+/// Opens the picker, filters it down to the one device matching `filter` and connects it.
+fn connect_the_only_match(zellij: &ZellijSession, filter: &str) {
+    open_picker(zellij);
+    zellij.type_text(filter);
+    zellij.wait_for_screen("1 shown", WAIT).unwrap();
+    zellij.send_keys(&["Enter"]);
+}
+
 /// Waits for a terminal pane titled `title`; its id.
 fn wait_for_pane(env: &TestEnv, zellij: &ZellijSession, title: &str) -> u64 {
     let ok = env.wait_until(30, || {
@@ -117,10 +125,7 @@ fn picker_opens_two_sessions_and_cleans_up() {
 #[test]
 fn offline_device_gets_the_guide() {
     let (env, zellij) = start();
-    open_picker(&zellij);
-    zellij.type_text("offline");
-    zellij.wait_for_screen("1 shown", WAIT).unwrap();
-    zellij.send_keys(&["Enter"]);
+    connect_the_only_match(&zellij, "offline");
     let screen = zellij
         .wait_for_screen("Cannot connect to kiosk-offline", WAIT)
         .unwrap();
@@ -147,10 +152,7 @@ fn a_session_that_cannot_connect_gets_the_guide() {
     // "evil-…red" is online but nothing answers SSH behind its mapping: the pane's napsh ssh
     // fails with ssh's 255, and the picker comes back with that device's guide.
     let (env, zellij) = start();
-    open_picker(&zellij);
-    zellij.type_text("evil");
-    zellij.wait_for_screen("1 shown", WAIT).unwrap();
-    zellij.send_keys(&["Enter"]);
+    connect_the_only_match(&zellij, "evil");
     let screen = zellij
         .wait_for_screen("Cannot connect to evil-\\e[31mred", WAIT)
         .unwrap();
@@ -218,6 +220,47 @@ fn ctrl_e_opens_a_pane_inside_a_service() {
     assert!(
         env.wait_until(30, || env.mappings().is_empty()),
         "mapping left after the service session ended: {:?}",
+        env.mappings()
+    );
+}
+
+#[test]
+fn hostile_names_reach_pane_titles_inert() {
+    // Issue 13: Zellij draws a pane's title into its frame unfiltered, so a device named
+    // `evil-ESC[31mred` coloured the user's terminal (and OSC 52 could write the clipboard).
+    // That device is online with nothing behind SSH: its pane opens, is named, and stays.
+    let (env, zellij) = start();
+    connect_the_only_match(&zellij, "evil");
+    let evil_titles = || -> Vec<String> {
+        let panes = zellij.panes().unwrap_or_default();
+        panes
+            .iter()
+            .filter(|p| p["is_plugin"] == false)
+            .filter_map(|p| p["title"].as_str())
+            .filter(|t| t.starts_with("evil-"))
+            .map(String::from)
+            .collect()
+    };
+    assert!(
+        env.wait_until(30, || !evil_titles().is_empty()),
+        "no pane for evil-…"
+    );
+    let title = "evil-\\e[31mred";
+    assert_eq!(evil_titles(), [title]);
+    // The frame of the held pane shows the name inert: its text, never the colour it asks
+    // for (raw, the frame read `evil-red  [ EXIT CODE: 255 ]` with `red` in red).
+    let screen = zellij
+        .wait_for(WAIT, |s| {
+            s.lines()
+                .any(|l| l.contains(title) && l.contains("EXIT CODE"))
+        })
+        .expect("the pane frame titled with the inert name");
+    assert!(!screen.contains("evil-red"), "{screen}");
+    let raw = zellij.screen_with_escapes();
+    assert!(!raw.contains("\u{1b}[31mred"), "{raw:?}");
+    assert!(
+        env.wait_until(30, || env.mappings().is_empty()),
+        "the failed session's mapping must be deleted: {:?}",
         env.mappings()
     );
 }

@@ -3,6 +3,7 @@
 
 use crate::{CTX_KIND, CTX_SIM};
 use napsh_core::plugin_config::{PanePlacement, PluginConfig};
+use napsh_core::sanitize::pane_title;
 use std::collections::BTreeMap;
 use zellij_tile::prelude::*;
 
@@ -18,10 +19,10 @@ pub struct SessionPanes {
 }
 
 impl SessionPanes {
-    /// Records a pane that Zellij reports opened; returns its title.
+    /// Records a pane that Zellij reports opened; returns its title (inert: see [`title`]).
     pub fn opened(&mut self, pane_id: u32, sim_id: &str) -> String {
         self.by_pane.insert(pane_id, sim_id.to_string());
-        self.titles.get(sim_id).cloned().unwrap_or_else(|| sim_id.to_string())
+        self.titles.get(sim_id).cloned().unwrap_or_else(|| title(sim_id, None))
     }
 
     /// Forgets a closed pane; returns its device.
@@ -30,14 +31,24 @@ impl SessionPanes {
     }
 }
 
+/// The title of a device's pane, `device` or `device/service`: every pane title goes through
+/// here, made inert by [`pane_title`] (Zellij draws titles into pane frames unfiltered, and a
+/// device name is written by anyone with tag permission).
+pub fn title(label: &str, service: Option<&str>) -> String {
+    match service {
+        Some(service) => pane_title(&format!("{label}/{service}")),
+        None => pane_title(label),
+    }
+}
+
 /// Opens the `napsh ssh` pane for one device (inside `service` when given), named after it
 /// (`device/service`).
 pub fn open_session_pane(config: &PluginConfig, panes: &mut SessionPanes, sim_id: &str, label: &str, service: Option<&str>) {
-    let (title, argv) = match service {
-        Some(service) => (format!("{label}/{service}"), config.ssh_service_argv(sim_id, service)),
-        None => (label.to_string(), config.ssh_argv(sim_id)),
+    let argv = match service {
+        Some(service) => config.ssh_service_argv(sim_id, service),
+        None => config.ssh_argv(sim_id),
     };
-    panes.titles.insert(sim_id.to_string(), title);
+    panes.titles.insert(sim_id.to_string(), title(label, service));
     let command = CommandToRun::new_with_args(&argv[0], argv[1..].to_vec());
     let context = BTreeMap::from([
         (CTX_KIND.to_string(), "session".to_string()),

@@ -55,6 +55,20 @@ impl SshServer {
         let dir = absolute(dir.as_ref())?;
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         install_authorized_keys(&dir, authorized_keys)?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::start_on_free_port(&dir, &options) {
+                Err(e) if tries < 5 && format!("{e:#}").contains("in use") => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// One try of [`SshServer::spawn_with`]: a free port (which another server may take
+    /// before sshd binds it: then sshd fails with "in use").
+    fn start_on_free_port(dir: &Path, options: &SshdOptions<'_>) -> anyhow::Result<Self> {
+        let dir = dir.to_path_buf();
         let port = free_port()?;
         let mut server = SshServer {
             dir,
@@ -63,7 +77,7 @@ impl SshServer {
             child: None,
         };
         server.host_key = generate_host_key(&server.dir)?;
-        write_config(&server.dir, port, &options)?;
+        write_config(&server.dir, port, options)?;
         server.start()?;
         Ok(server)
     }
@@ -137,7 +151,9 @@ impl SshServer {
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if is_listening(self.port) {
+            // The port is ours only when sshd itself holds the listening socket: between
+            // `free_port` and sshd's bind another server may have taken it.
+            if self.pid().is_some_and(|pid| owns_listener(pid, self.port)) {
                 return Ok(());
             }
             if let Some(child) = self.child.as_mut() {
@@ -177,6 +193,32 @@ fn absolute(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(std::env::current_dir()
         .context("reading the current directory")?
         .join(dir))
+}
+
+/// Whether process `pid` holds the socket listening on 127.0.0.1:`port` (`/proc/net/tcp`
+/// gives the socket's inode, `/proc/PID/fd` the process's sockets).
+fn owns_listener(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let local = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| f[9].to_string())
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            let t = target.to_string_lossy();
+            inodes.iter().any(|i| t == format!("socket:[{i}]"))
+        })
+    })
 }
 
 /// Asks the kernel for a free TCP port on 127.0.0.1.
@@ -241,20 +283,6 @@ fn write_config(dir: &Path, port: u16, options: &SshdOptions<'_>) -> anyhow::Res
         pw = yes_no(options.password_auth),
     );
     std::fs::write(dir.join("sshd_config"), config).context("writing sshd_config")
-}
-
-/// Whether something listens on 127.0.0.1:`port` (read from /proc/net/tcp, so that no probe
-/// connection makes sshd fork a pre-auth child).
-fn is_listening(port: u16) -> bool {
-    let needle = format!("0100007F:{port:04X}");
-    std::fs::read_to_string("/proc/net/tcp").is_ok_and(|table| {
-        table.lines().skip(1).any(|line| {
-            let mut cols = line.split_whitespace().skip(1);
-            let local = cols.next();
-            let state = cols.nth(1);
-            local == Some(needle.as_str()) && state == Some("0A")
-        })
-    })
 }
 
 /// SIGKILLs every descendant of `pid` (sshd session processes call setsid, so a process

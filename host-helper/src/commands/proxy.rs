@@ -33,7 +33,10 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     let mut record = Record::begin(&app.dirs.state, "proxy", &device);
     record.port(args.port);
     record.source(&session.source);
-    let ensured = match session.acquire_or_signal(app, &device, args.port, &mut signals).await {
+    let ensured = match session
+        .acquire_or_signal(app, &device, args.port, &mut signals)
+        .await
+    {
         Ok(Ok(ensured)) => ensured,
         Ok(Err(e)) => {
             record.fail(&e);

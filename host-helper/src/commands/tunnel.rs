@@ -123,7 +123,10 @@ async fn open(
         Ok(l) => l,
         Err(e) => return failed(record, e),
     };
-    let ensured = match session.acquire_or_signal(app, device, spec.remote, signals).await? {
+    let ensured = match session
+        .acquire_or_signal(app, device, spec.remote, signals)
+        .await?
+    {
         Ok(e) => e,
         Err(e) => return failed(record, e),
     };

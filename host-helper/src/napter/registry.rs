@@ -162,8 +162,15 @@ impl Registry {
             return Ok(RegistryFile::default());
         }
         let loose = crate::state::paths::is_loose(&self.path)?;
-        let bytes = if loose { None } else { read_private(&self.path)? };
-        if let Some(file) = bytes.as_deref().and_then(|b| serde_json::from_slice(b).ok()) {
+        let bytes = if loose {
+            None
+        } else {
+            read_private(&self.path)?
+        };
+        if let Some(file) = bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+        {
             return Ok(file);
         }
         let entries = bytes.as_deref().map(salvage).unwrap_or_default();
@@ -173,7 +180,11 @@ impl Registry {
         crate::output::warn(&format!(
             "{} was {}: kept aside as {}; {} of its mappings salvaged",
             self.path.display(),
-            if loose { "writable by other users (not trusted)" } else { "corrupt" },
+            if loose {
+                "writable by other users (not trusted)"
+            } else {
+                "corrupt"
+            },
             aside.display(),
             entries.len()
         ));

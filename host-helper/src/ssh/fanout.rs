@@ -327,7 +327,13 @@ impl Ctx<'_> {
             Err(e) => Verdict::Failed(e, None),
             Ok(_) if self.cancel.is_cancelled() => Verdict::Interrupted,
             Ok(o) if o.code == 255 => Verdict::Failed(
-                connect_failure(self.app, &self.leases.client, &target.device, o.host_key_failed).await,
+                connect_failure(
+                    self.app,
+                    &self.leases.client,
+                    &target.device,
+                    o.host_key_failed,
+                )
+                .await,
                 Some(255),
             ),
             Ok(o) => Verdict::Exited(o.code),

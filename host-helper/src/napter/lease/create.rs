@@ -46,7 +46,9 @@ impl Leases {
         let owners = holder.owner().cloned().into_iter().collect();
         if let Err(e) = self.record(&lease, owners, *holder == Holder::Kept) {
             let _ = self.delete_checked(&lease).await;
-            return Err(e.context("recording the new mapping in the registry (it was deleted again)"));
+            return Err(
+                e.context("recording the new mapping in the registry (it was deleted again)")
+            );
         }
         Ok(lease)
     }

@@ -180,15 +180,20 @@ impl Leases {
         let evidence = if fast {
             None
         } else {
-            Some(self.gather(app, device, &mut imsis, !records.is_empty()).await?)
+            Some(
+                self.gather(app, device, &mut imsis, !records.is_empty())
+                    .await?,
+            )
         };
         let want = self.want(&device.sim_id, &imsis, port);
-        let plan = decide::plan_acquire(&want, &records, evidence.as_ref().map(Gathered::view).as_ref());
+        let plan = decide::plan_acquire(
+            &want,
+            &records,
+            evidence.as_ref().map(Gathered::view).as_ref(),
+        );
         self.forget(&plan.forget);
         match plan.acquire {
-            Acquire::Reuse { mapping, recorded } => {
-                self.hold(mapping, recorded, &holder, &want)
-            }
+            Acquire::Reuse { mapping, recorded } => self.hold(mapping, recorded, &holder, &want),
             Acquire::Create | Acquire::NeedEvidence => {
                 if !fast {
                     let sim = evidence.and_then(|g| g.sim);
@@ -348,7 +353,10 @@ impl Leases {
         let m = &lease.mapping;
         let _ = self.registry.forget(&self.key, &m.ip_address, m.port);
         if let Err(e) = self.delete_checked(lease).await {
-            output::warn(&format!("{}; the next napsh command retries", error::one_line(&e)));
+            output::warn(&format!(
+                "{}; the next napsh command retries",
+                error::one_line(&e)
+            ));
             self.record_or_warn(lease, vec![self.me.clone()]);
         }
     }
@@ -419,7 +427,6 @@ impl Gathered {
             listed_at_ms: self.listed_at_ms,
         }
     }
-
 }
 
 /// Adds the IMSIs of `sim` to `imsis`.

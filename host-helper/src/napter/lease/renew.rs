@@ -157,11 +157,10 @@ impl Renewing {
     /// Takes out the replaced mappings whose last connection ended or which expired.
     fn finished(&self, now: i64) -> Vec<Counted> {
         let mut state = self.state.lock().expect("renewal lock");
-        let (done, kept): (Vec<Counted>, Vec<Counted>) =
-            state.retiring.drain(..).partition(|c| {
-                let expiry = c.lease.expires_at_ms().unwrap_or(i64::MIN);
-                plan_retire(c.open.load(Ordering::SeqCst), expiry, now) != Retire::Keep
-            });
+        let (done, kept): (Vec<Counted>, Vec<Counted>) = state.retiring.drain(..).partition(|c| {
+            let expiry = c.lease.expires_at_ms().unwrap_or(i64::MIN);
+            plan_retire(c.open.load(Ordering::SeqCst), expiry, now) != Retire::Keep
+        });
         state.retiring = kept;
         done
     }

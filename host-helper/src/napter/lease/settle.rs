@@ -80,7 +80,11 @@ pub(super) async fn delete_if_still_leads(
     match decide::plan_release(&want, ip, port, &evidence) {
         decide::Release::Delete => mapping::delete(client, ip, port).await,
         decide::Release::Forget => {
-            tracing::info!(ip, port, "the mapping is gone or serves another device: not deleted");
+            tracing::info!(
+                ip,
+                port,
+                "the mapping is gone or serves another device: not deleted"
+            );
             Ok(false)
         }
     }

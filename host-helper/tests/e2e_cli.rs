@@ -677,8 +677,10 @@ fn measured(env: &TestEnv, state: &str) -> Vec<String> {
 }
 
 /// How many API calls `napsh ssh DEV -- true` costs, read from the emulator's request log.
-/// The goal is 2 / 1 / ≤1 before the session starts for a cold token / a cached token / a live
-/// mapping (with the device list cached); the DELETE after the session is cleanup, counted apart.
+/// Before the session: 2 / 1 / 1 for a cold token / a cached token / a live mapping (with the
+/// device list cached; the live one needs the SIM's own list as evidence that it still leads
+/// there). After it, the release: the SIM's list (evidence that the mapping is still this
+/// device's) and the DELETE.
 #[test]
 fn api_calls_of_one_ssh_command() {
     let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), SMALL_FLEET);
@@ -688,6 +690,7 @@ fn api_calls_of_one_ssh_command() {
     };
     const CREATE: &str = "POST /v1/port_mappings/sims/{sim}";
     const DELETE: &str = "DELETE /v1/port_mappings/{ip}/{port}";
+    const EVIDENCE: &str = "GET /v1/port_mappings/sims/{sim}";
 
     let nothing_cached = measured(&env, "nothing cached (no token, no device list)");
     assert_eq!(
@@ -695,6 +698,7 @@ fn api_calls_of_one_ssh_command() {
         [
             DELETE,
             "GET /v1/port_mappings",
+            EVIDENCE,
             "GET /v1/sims",
             "POST /v1/auth",
             CREATE
@@ -705,17 +709,25 @@ fn api_calls_of_one_ssh_command() {
     std::fs::remove_dir_all(env.path().join("cache/napsh/tokens"))
         .expect("dropping the token cache");
     let cold_token = measured(&env, "cold token, device list cached");
-    assert_eq!(sorted(cold_token), [DELETE, "POST /v1/auth", CREATE]);
+    assert_eq!(
+        sorted(cold_token),
+        [DELETE, EVIDENCE, "POST /v1/auth", CREATE]
+    );
 
     env.run(&["devices"]).expect_code(0);
     let cached_token = measured(&env, "cached token, device list cached");
-    assert_eq!(sorted(cached_token), [DELETE, CREATE]);
+    assert_eq!(sorted(cached_token), [DELETE, EVIDENCE, CREATE]);
+
+    env.run(&["connect", "kiosk-12"]).expect_code(0);
+    let live = measured(&env, "live mapping (napsh connect before)");
+    assert_eq!(
+        live,
+        [EVIDENCE, EVIDENCE, DELETE],
+        "the reserved mapping is checked, used, checked again and deleted"
+    );
 
     env.run(&["connect", "--keep", "kiosk-12"]).expect_code(0);
-    let live = measured(&env, "live mapping (napsh connect --keep before)");
-    assert!(
-        live.is_empty(),
-        "a recorded live mapping needs no call: {live:?}"
-    );
+    let kept = measured(&env, "kept mapping (napsh connect --keep before)");
+    assert_eq!(kept, [EVIDENCE], "a kept mapping is checked and used, never deleted");
     env.run(&["mappings", "close", "--all"]).expect_code(0);
 }

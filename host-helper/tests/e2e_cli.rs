@@ -728,6 +728,10 @@ fn api_calls_of_one_ssh_command() {
 
     env.run(&["connect", "--keep", "kiosk-12"]).expect_code(0);
     let kept = measured(&env, "kept mapping (napsh connect --keep before)");
-    assert_eq!(kept, [EVIDENCE], "a kept mapping is checked and used, never deleted");
+    assert_eq!(
+        kept,
+        [EVIDENCE],
+        "a kept mapping is checked and used, never deleted"
+    );
     env.run(&["mappings", "close", "--all"]).expect_code(0);
 }

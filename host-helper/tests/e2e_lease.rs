@@ -7,36 +7,14 @@
 
 use napsh_core::soracom::PortMapping;
 use napsh_e2e::reach::RunningTunnel;
-use napsh_e2e::{fault_rule, ConsoleMapping, Fault, TestEnv};
+use napsh_e2e::{fault_rule, ConsoleMapping, Fault, TestEnv, TWO_DEVICES};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
-const TWO_DEVICES: &str = r#"
-[[devices]]
-name = "dev-a"
-online = true
-ssh = "spawn"
-
-[[devices]]
-name = "dev-b"
-online = true
-ssh = "spawn"
-"#;
-
 fn start() -> TestEnv {
     TestEnv::start(env!("CARGO_BIN_EXE_napsh"), TWO_DEVICES)
-}
-
-/// The pinned key lines (`SIM keytype base64`) of a SIM in napsh's known_hosts.
-fn pinned(env: &TestEnv, sim: &str) -> Vec<String> {
-    std::fs::read_to_string(env.path().join("data/napsh/known_hosts"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{sim} ")))
-        .map(str::to_string)
-        .collect()
 }
 
 /// The host key (`keytype base64`) the emulator's device `sim` really has.
@@ -118,14 +96,8 @@ fn a_stale_record_never_leads_to_another_device() {
     let out = env.run(&["ssh", "dev-a", "--", "echo", "reached"]);
     out.expect_code(0);
     assert_eq!(out.stdout.trim(), "reached");
-    assert_eq!(
-        pinned(&env, &a),
-        vec![format!("{a} {}", real_key(&env, &a))]
-    );
-    assert!(
-        pinned(&env, &b).is_empty(),
-        "dev-b's key is pinned to nobody"
-    );
+    assert_eq!(env.pinned(&a), vec![format!("{a} {}", real_key(&env, &a))]);
+    assert!(env.pinned(&b).is_empty(), "dev-b's key is pinned to nobody");
     never_deleted(&env, &b_map);
     assert_eq!(env.mappings().len(), 1, "napsh's new mapping is gone again");
     assert_eq!(env.count_requests("POST", "/v1/port_mappings"), 1);

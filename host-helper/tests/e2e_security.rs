@@ -10,6 +10,7 @@ use napsh_core::picker::Picker;
 use napsh_core::plugin_config::PluginConfig;
 use napsh_e2e::{
     fault_rule, terminal_unsafe, write_private, Fault, Output, TestEnv, AUTH_KEY, AUTH_KEY_ID,
+    TWO_DEVICES,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -293,28 +294,6 @@ fn fifty_concurrent_connects_make_one_mapping_per_device() {
     assert!(env.mappings().is_empty());
 }
 
-const TWO_DEVICES: &str = r#"
-[[devices]]
-name = "dev-a"
-online = true
-ssh = "spawn"
-
-[[devices]]
-name = "dev-b"
-online = true
-ssh = "spawn"
-"#;
-
-/// The pinned key line (`SIM keytype base64`) of a SIM in napsh's known_hosts.
-fn pinned(env: &TestEnv, sim: &str) -> Vec<String> {
-    std::fs::read_to_string(env.path().join("data/napsh/known_hosts"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{sim} ")))
-        .map(str::to_string)
-        .collect()
-}
-
 /// Outside napsh: `map` expires and a colleague's napsh (its own state) gets its endpoint for
 /// the device `to`.
 fn hand_endpoint_to(env: &TestEnv, map: &napsh_core::soracom::PortMapping, to: &str) {
@@ -360,7 +339,7 @@ fn a_reused_endpoint_inherits_no_trust() {
     let (a, b) = (env.sim_id("dev-a"), env.sim_id("dev-b"));
     env.run(&["connect", "--keep", "dev-a"]).expect_code(0);
     env.run(&["ssh", "dev-a", "--", "true"]).expect_code(0);
-    let a_pin = pinned(&env, &a);
+    let a_pin = env.pinned(&a);
     assert_eq!(a_pin.len(), 1);
     let a_map = env.mappings().remove(0);
 
@@ -376,19 +355,25 @@ fn a_reused_endpoint_inherits_no_trust() {
         out.stderr
     );
     assert_eq!(
-        env.count_exact("DELETE", &format!("/v1/port_mappings/{}/{}", a_map.ip_address, a_map.port)),
+        env.count_exact(
+            "DELETE",
+            &format!("/v1/port_mappings/{}/{}", a_map.ip_address, a_map.port)
+        ),
         0,
         "{:?}",
         env.calls()
     );
-    assert_eq!(pinned(&env, &a), a_pin, "dev-a's pin is untouched");
-    assert!(env.mappings().iter().any(|m| m.target_sim_id() == Some(b.as_str())));
+    assert_eq!(env.pinned(&a), a_pin, "dev-a's pin is untouched");
+    assert!(env
+        .mappings()
+        .iter()
+        .any(|m| m.target_sim_id() == Some(b.as_str())));
 
     // dev-a again: a new mapping, its own key.
     env.run(&["ssh", "dev-a", "--", "true"]).expect_code(0);
     // dev-b at the reused endpoint: trusted as itself on first use.
     env.run(&["ssh", "dev-b", "--", "true"]).expect_code(0);
-    let b_pin = pinned(&env, &b);
+    let b_pin = env.pinned(&b);
     assert_eq!(b_pin.len(), 1);
     assert_ne!(
         b_pin[0].split_whitespace().nth(2),

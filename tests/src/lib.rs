@@ -30,6 +30,19 @@ pub const AUTH_KEY: &str = "secret-e2e-do-not-leak-4f9a";
 pub const ONE_SSH_DEVICE: &str =
     "[[devices]]\nname = \"kiosk-12\"\nonline = true\nssh = \"spawn\"\n";
 
+/// Two online devices, `dev-a` and `dev-b`, each with a real sshd.
+pub const TWO_DEVICES: &str = r#"
+[[devices]]
+name = "dev-a"
+online = true
+ssh = "spawn"
+
+[[devices]]
+name = "dev-b"
+online = true
+ssh = "spawn"
+"#;
+
 /// What an env needs beyond its fleet body.
 #[derive(Debug, Clone, Default)]
 pub struct EnvOptions {
@@ -188,6 +201,16 @@ impl TestEnv {
             .find(|d| d.name == name)
             .unwrap_or_else(|| panic!("no fleet device named {name:?}"))
             .sim_id
+    }
+
+    /// The lines napsh's known_hosts pins for SIM `sim` (`SIM keytype base64`).
+    pub fn pinned(&self, sim: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path().join("data/napsh/known_hosts"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(&format!("{sim} ")))
+            .map(str::to_string)
+            .collect()
     }
 
     /// Replaces the emulator's fault rules (an empty list clears them).

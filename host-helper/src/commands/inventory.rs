@@ -8,7 +8,7 @@ use crate::cli::reach::InventoryArgs;
 use crate::error::NapshError;
 use crate::output;
 use anyhow::Result;
-use napsh_core::inventory::{host, list, InventoryDevice, InventoryInput};
+use napsh_core::inventory::{host, list, warnings, InventoryDevice, InventoryInput};
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
 
@@ -26,6 +26,9 @@ pub async fn run(app: &App, args: InventoryArgs, profile: Option<&str>) -> Resul
         paths: napsh_paths(app, profile)?,
         extra_args: app.config.ssh_extra_args.clone(),
     };
+    for warning in warnings(&devices) {
+        output::warn(&warning);
+    }
     let doc = match &args.host {
         None => list(&input, &devices).map_err(quote_error)?,
         Some(name) => host(&input, &devices, name)

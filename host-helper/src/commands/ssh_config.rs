@@ -8,7 +8,7 @@ use crate::cli::reach::SshConfigArgs;
 use crate::output;
 use crate::state::paths::write_private;
 use anyhow::{Context, Result};
-use napsh_core::ssh_config::{include_line, render, ConfigHost, ConfigInput, PinnedHost};
+use napsh_core::ssh_config::{include_line, render_checked, ConfigHost, ConfigInput, PinnedHost};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +34,12 @@ pub async fn run(app: &App, args: SshConfigArgs, profile: Option<&str>) -> Resul
         extra_args: app.config.ssh_extra_args.clone(),
         hosts,
     };
-    let text = render(&input).map_err(quote_error)?;
+    let imsis: Vec<Option<&str>> = devices.iter().map(|d| d.imsi.as_deref()).collect();
+    let rendered = render_checked(&input, &imsis).map_err(quote_error)?;
+    for warning in &rendered.warnings {
+        output::warn(warning);
+    }
+    let text = rendered.text;
     if !args.install {
         output::line(text.trim_end());
         return Ok(0);

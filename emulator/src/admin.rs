@@ -1,7 +1,8 @@
 //! The `/_emulator/` admin endpoints: request log, state, faults, latency, devices, tokens,
-//! console mappings, clock, drift, IP echo.
+//! console mappings, data-plane faults, clock, drift, IP echo.
 
 use crate::console::{self, ConsoleMapping};
+use crate::dataplane::{LinkAction, LinkTarget};
 use crate::errors::{ApiError, ApiResult};
 use crate::faults::{FaultSet, LatencyConfig};
 use crate::state::{AppState, DeviceInfo, RequestRecord};
@@ -29,6 +30,8 @@ pub fn router(state: AppState) -> Router {
             put(set_latency).get(get_latency).delete(clear_latency),
         )
         .route("/_emulator/devices/{sim_id}", post(update_device))
+        .route("/_emulator/devices/{sim_id}/link", post(device_link))
+        .route("/_emulator/mappings/{ip}/{port}/link", post(mapping_link))
         .route("/_emulator/tokens/expire", post(expire_tokens))
         .route("/_emulator/mappings", post(console_create))
         .route("/_emulator/mappings/{ip}/{port}", delete(console_delete))
@@ -126,6 +129,39 @@ async fn update_device(
     }
     let info = state.lock().devices.get(&sim_id).map(|d| d.info());
     info.map(Json).ok_or_else(unknown)
+}
+
+async fn device_link(
+    State(state): State<AppState>,
+    Path(sim_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    if !state.lock().devices.contains_key(&sim_id) {
+        return Err(ApiError::not_found(
+            "SBX0004",
+            format!("No such device: {sim_id}"),
+        ));
+    }
+    link(&state, LinkTarget::device(&sim_id), &body)
+}
+
+async fn mapping_link(
+    State(state): State<AppState>,
+    Path((ip, port)): Path<(String, u16)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let key = (ip.clone(), port);
+    if !state.lock().mappings.contains_key(&key) {
+        return no_content_or_unknown(false, &ip, port).map(|_| Json(Value::Null));
+    }
+    link(&state, LinkTarget::mapping(&ip, port), &body)
+}
+
+/// Applies the `LinkAction` in `body` to `target`: `{"connections": live connections reached}`.
+fn link(state: &AppState, target: LinkTarget, body: &[u8]) -> ApiResult<Json<Value>> {
+    let action: LinkAction = parse(body)?;
+    let reached = crate::dataplane::apply(state, &target, &action);
+    Ok(Json(json!({ "connections": reached })))
 }
 
 async fn expire_tokens(State(state): State<AppState>) -> StatusCode {

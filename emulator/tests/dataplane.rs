@@ -4,11 +4,14 @@
 
 mod common;
 
-use common::{assert_cut, endpoint_of, eventually, greeting, label_device, start, Client};
+use common::{
+    admin_send, assert_cut, endpoint_of, eventually, expect_closed, greeting, label_fleet, Client,
+};
 use napsh_emulator::{Emulator, LinkAction, LinkTarget, Shaping};
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 const SIM_A: &str = "8942310066000000001";
@@ -17,40 +20,17 @@ const SIM_B: &str = "8942310066000000002";
 type Conn = BufReader<TcpStream>;
 
 async fn two_devices() -> (Emulator, Client) {
-    let (a, b) = (label_device("dev-a").await, label_device("dev-b").await);
-    let emu = start(&format!(
-        r#"
-[[credentials]]
-auth_key_id = "keyId-demo"
-auth_key = "secret-demo"
-
-[[devices]]
-name = "dev-a"
-sim_id = "{SIM_A}"
-online = true
-ssh = "127.0.0.1:{a}"
-
-[[devices]]
-name = "dev-b"
-sim_id = "{SIM_B}"
-online = true
-ssh = "127.0.0.1:{b}"
-"#
-    ))
+    let emu = label_fleet(&[
+        ("dev-a", SIM_A, "440106600000001"),
+        ("dev-b", SIM_B, "440106600000002"),
+    ])
     .await;
     let client = Client::login(&emu).await;
     (emu, client)
 }
 
 async fn mapping(client: &Client, sim: &str) -> Value {
-    let resp = client
-        .post(
-            &format!("/v1/port_mappings/sims/{sim}"),
-            json!({"destination":{"port":22,"service":"air"},"duration":600}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
-    resp.json().await.unwrap()
+    client.create_for_sim(sim, 600).await
 }
 
 /// Sends `line` and reads its echo (within 10 s).
@@ -86,12 +66,7 @@ async fn cut_resets_every_live_connection_of_a_device() {
     live(&emu, &dev_a, 2).await;
     assert_eq!(emu.link(&dev_a, &LinkAction::Cut), 2);
     for conn in [&mut c1, &mut c2] {
-        let mut buf = [0u8; 16];
-        let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
-            .await
-            .expect("cut in time");
-        let err = read.expect_err("a reset, not a clean close");
-        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+        assert_cut(conn).await;
     }
     assert_eq!(echo(&mut cb, "b lives").await, "b lives");
     let (mut again, hello) = greeting(&endpoint_of(&a1)).await;
@@ -106,17 +81,9 @@ async fn cut_of_one_mapping_over_http() {
     let (mut c1, _) = greeting(&endpoint_of(&a1)).await;
     let (mut c2, _) = greeting(&endpoint_of(&a2)).await;
     live(&emu, &LinkTarget::device(SIM_A), 2).await;
-    let url = format!(
-        "{}/_emulator/mappings/127.0.0.1/{}/link",
-        emu.api_url(),
-        a1["port"]
-    );
-    let resp = reqwest::Client::new()
-        .post(&url)
-        .json(&json!({"action":"cut"}))
-        .send()
-        .await
-        .unwrap();
+    let cut = json!({"action": "cut"});
+    let url = format!("/_emulator/mappings/127.0.0.1/{}/link", a1["port"]);
+    let resp = admin_send(&emu, Method::POST, &url, cut.clone()).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.json::<Value>().await.unwrap(),
@@ -124,14 +91,8 @@ async fn cut_of_one_mapping_over_http() {
     );
     assert_cut(&mut c1).await;
     assert_eq!(echo(&mut c2, "other mapping").await, "other mapping");
-    let unknown = format!("{}/_emulator/devices/nope/link", emu.api_url());
-    let resp = reqwest::Client::new()
-        .post(&unknown)
-        .json(&json!({"action":"cut"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
+    let unknown = admin_send(&emu, Method::POST, "/_emulator/devices/nope/link", cut).await;
+    assert_eq!(unknown.status(), 404);
 }
 
 #[tokio::test]
@@ -208,13 +169,7 @@ async fn an_offline_device_refuses_new_connections_only() {
     let m = mapping(&client, SIM_A).await;
     let (mut conn, _) = greeting(&endpoint_of(&m)).await;
     emu.set_online(SIM_A, false).unwrap();
-    let mut refused = TcpStream::connect(endpoint_of(&m)).await.unwrap();
-    let mut buf = [0u8; 8];
-    let n = tokio::time::timeout(Duration::from_secs(5), refused.read(&mut buf))
-        .await
-        .expect("refused in time")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "a new connection is closed at once");
+    expect_closed(&endpoint_of(&m)).await;
     assert_eq!(echo(&mut conn, "still up").await, "still up");
     emu.set_online(SIM_A, true).unwrap();
     assert_eq!(greeting(&endpoint_of(&m)).await.1, "dev-a");

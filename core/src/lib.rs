@@ -15,6 +15,7 @@ pub mod picker_feed;
 pub mod plugin_config;
 pub mod profile_file;
 pub mod resolve;
+pub mod resume;
 pub mod sanitize;
 pub mod server_clock;
 pub mod service;

@@ -99,11 +99,16 @@ impl ServiceRun<'_> {
     /// The whole remote script: run the exec command when the service is listed as running,
     /// else exit with [`MISSING_EXIT`].
     pub fn remote_script(&self) -> String {
+        self.remote_script_running(&self.exec_command())
+    }
+
+    /// [`ServiceRun::remote_script`] running `run` instead of the bare exec command, after
+    /// the same check (a resumed session runs the exec command inside tmux or screen).
+    pub fn remote_script_running(&self, run: &str) -> String {
         format!(
-            "if ( {}\n) 2>/dev/null | grep -qxF -e {}\nthen {}\nelse exit {MISSING_EXIT}\nfi",
+            "if ( {}\n) 2>/dev/null | grep -qxF -e {}\nthen {run}\nelse exit {MISSING_EXIT}\nfi",
             self.list_template,
             quote(self.service),
-            self.exec_command()
         )
     }
 }

@@ -117,12 +117,24 @@ impl SshServer {
         Ok(self.host_key.clone())
     }
 
-    /// Kills sshd and every session process it forked.
+    /// Kills sshd and every session process it forked, and the device's tmux server (its
+    /// sessions' `TMUX_TMPDIR` is this server's directory; tmux leaves sshd's process tree).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             kill_tree(child.id());
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // SAFETY: getuid(2) cannot fail.
+        let uid = unsafe { libc::getuid() };
+        if self.dir.join(format!("tmux-{uid}")).exists() {
+            let _ = Command::new("tmux")
+                .env("TMUX_TMPDIR", &self.dir)
+                .arg("kill-server")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
     }
 
@@ -277,7 +289,9 @@ fn write_config(dir: &Path, port: u16, options: &SshdOptions<'_>) -> anyhow::Res
         "ListenAddress 127.0.0.1\nPort {port}\nHostKey {key}\nPidFile none\nUsePAM no\n\
          StrictModes no\nPermitRootLogin yes\nPasswordAuthentication {pw}\n\
          KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-         AuthorizedKeysFile {ak}{home_keys}\nLogLevel ERROR\nSubsystem sftp internal-sftp\n",
+         AuthorizedKeysFile {ak}{home_keys}\nLogLevel ERROR\nSubsystem sftp internal-sftp\n\
+         SetEnv TMUX_TMPDIR={dir}\n",
+        dir = dir.display(),
         key = dir.join("host_ed25519").display(),
         ak = dir.join("authorized_keys").display(),
         pw = yes_no(options.password_auth),

@@ -5,6 +5,7 @@
 use crate::error::NapshError;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
+use napsh_core::resume::ResumeMode;
 use napsh_core::sanitize::{for_terminal, for_terminal_truncated};
 use napsh_core::service;
 use napsh_core::Device;
@@ -48,6 +49,8 @@ pub struct Rule {
     pub service_exec: Option<String>,
     /// How to list the running services on these devices (see `Config::service_list`).
     pub service_list: Option<String>,
+    /// Keep these devices' sessions across link drops (see `Config::resume`).
+    pub resume: Option<ResumeMode>,
 }
 
 /// The whole config file.
@@ -93,6 +96,9 @@ pub struct Config {
     /// and checks the SIM's host key instead of a `lan:<address>` one.
     #[serde(default)]
     pub lan_sims: std::collections::BTreeMap<String, String>,
+    /// Interactive sessions survive link drops: the shell runs in tmux or screen on the device
+    /// and napsh reconnects (`auto`, `tmux`, `screen`; default `off`; `--resume` per command).
+    pub resume: Option<ResumeMode>,
 }
 
 fn default_duration() -> u64 {
@@ -285,6 +291,8 @@ pub struct DeviceSettings {
     pub service_exec: Option<String>,
     /// `service_list` from the first matching rule with one.
     pub service_list: Option<String>,
+    /// `resume` from the first matching rule with one.
+    pub resume: Option<ResumeMode>,
 }
 
 impl Config {
@@ -296,6 +304,7 @@ impl Config {
             out.port = out.port.or(rule.port);
             out.service_exec = out.service_exec.or(rule.service_exec.clone());
             out.service_list = out.service_list.or(rule.service_list.clone());
+            out.resume = out.resume.or(rule.resume);
             if out.password.is_none() {
                 out.password = self.password_source(rule);
             }

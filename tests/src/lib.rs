@@ -16,6 +16,8 @@ pub mod device;
 pub mod fleet;
 pub mod journal;
 pub mod reach;
+pub mod session;
+pub mod terminal;
 pub mod web;
 pub mod zellij;
 

@@ -1,19 +1,20 @@
 //! A real Zellij, driven through a private tmux server, with napsh's plugin pre-granted its
 //! permissions: the harness for the plugin's end-to-end tests (recipe: shared/zellij/E2E.md).
 
+use crate::terminal::{command_line, unique, Terminal};
 use crate::{require_tool, TestEnv};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The key that opens the picker in the test config.
 pub const PICKER_KEY: &str = "M-y";
 
 /// A Zellij session inside a detached tmux session of fixed size.
 pub struct ZellijSession {
-    /// tmux server socket name (private to this session).
-    tmux_socket: String,
+    /// The terminal Zellij runs in (a private tmux server).
+    terminal: Terminal,
     /// Zellij session name.
     session: String,
     /// ZELLIJ_SOCKET_DIR and friends.
@@ -68,39 +69,14 @@ impl ZellijSession {
         let config = root.join("config.kdl");
         std::fs::write(&config, config_kdl(&wasm, env.napsh_bin(), plugin_settings))?;
         let session = format!("napsh-e2e-{}-{}", std::process::id(), unique());
-        let tmux_socket = format!("napsh-e2e-{}", unique());
-        let command = format!(
-            "env {} zellij --config {} --session {}",
-            vars.iter()
-                .map(|(k, v)| format!("{k}={}", shell_quote(v)))
-                .collect::<Vec<_>>()
-                .join(" "),
-            shell_quote(&config.display().to_string()),
-            session
+        let config = config.display().to_string();
+        let command = command_line(
+            &vars,
+            "zellij",
+            &["--config", &config, "--session", &session],
         );
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &tmux_socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "napsh",
-            ])
-            .args([
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                &command,
-            ])
-            .status()
-            .context("starting tmux")?;
-        anyhow::ensure!(status.success(), "tmux new-session failed: {status}");
         let z = ZellijSession {
-            tmux_socket,
+            terminal: Terminal::start(&command, width, height)?,
             session,
             env: vars,
         };
@@ -111,76 +87,32 @@ impl ZellijSession {
 
     /// Sends tmux key names (`M-y`, `Enter`, `Space`, `Down`) or literal text.
     pub fn send_keys(&self, keys: &[&str]) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.tmux_socket, "send-keys", "-t", "napsh"])
-            .args(keys)
-            .status()
-            .expect("tmux send-keys");
-        assert!(status.success());
+        self.terminal.send_keys(keys)
     }
 
     /// Types literal text.
     pub fn type_text(&self, text: &str) {
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &self.tmux_socket,
-                "send-keys",
-                "-t",
-                "napsh",
-                "-l",
-                text,
-            ])
-            .status()
-            .expect("tmux send-keys -l");
-        assert!(status.success());
+        self.terminal.type_text(text)
     }
 
     /// The whole terminal as text.
     pub fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.tmux_socket, "capture-pane", "-p", "-t", "napsh"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.terminal.screen()
     }
 
     /// The whole terminal with SGR escapes kept (to check what reaches the terminal).
     pub fn screen_with_escapes(&self) -> String {
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &self.tmux_socket,
-                "capture-pane",
-                "-p",
-                "-e",
-                "-t",
-                "napsh",
-            ])
-            .output()
-            .expect("tmux capture-pane -e");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.terminal.screen_with_escapes()
     }
 
     /// Polls the screen until it contains `needle`; errors with the last screen.
     pub fn wait_for_screen(&self, needle: &str, timeout: Duration) -> Result<String> {
-        self.wait_for(timeout, |s| s.contains(needle))
-            .with_context(|| format!("waiting for {needle:?}"))
+        self.terminal.wait_for_screen(needle, timeout)
     }
 
     /// Polls the screen until `cond` holds.
     pub fn wait_for(&self, timeout: Duration, cond: impl Fn(&str) -> bool) -> Result<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let screen = self.screen();
-            if cond(&screen) {
-                return Ok(screen);
-            }
-            if Instant::now() > deadline {
-                bail!("timed out; the screen was:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.terminal.wait_for(timeout, cond)
     }
 
     /// `zellij action ARGS…` against this session; its stdout.
@@ -249,9 +181,7 @@ impl Drop for ZellijSession {
             .envs(self.env.iter().cloned())
             .args(["delete-session", "--force", &self.session])
             .output();
-        let _ = Command::new("tmux")
-            .args(["-L", &self.tmux_socket, "kill-server"])
-            .output();
+        // The terminal (tmux) goes when `terminal` drops.
     }
 }
 
@@ -271,23 +201,5 @@ fn config_kdl(wasm: &Path, napsh: &Path, plugin_settings: &str) -> String {
          bind \"Alt y\" {{ LaunchOrFocusPlugin \"file:{}\" {{ floating true; move_to_focused_tab true; helper {:?}; {plugin_settings} }}; }}\n    }}\n}}\n",
         wasm.display(),
         napsh.display().to_string()
-    )
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-fn unique() -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{}{}",
-        nanos % 100_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }

@@ -84,8 +84,15 @@ A DEVICE that is an IP address (v4/v6) or a `.local` name is connected to direct
 (no mapping, no Soracom API call); its host key is pinned as `lan:ADDRESS`, or as the SIM's
 when config `lan_sims` maps the address to a SIM id. Config rules match the address as name.
 
+--resume (config `resume = \"auto\"`, per rule too) keeps an interactive session across link
+drops: the shell runs in `tmux new-session -A -s napsh` (or `screen -xRR -S napsh`) on the
+device when it has one (else a plain shell, with a notice); when the link drops napsh keeps the
+terminal, gets the mapping back, reconnects with backoff and reattaches. Ctrl-C gives up; `~.`
+quits at once.
+
 Examples:
   napsh ssh kiosk-12
+  napsh ssh --resume kiosk-12            survive link drops (tmux or screen on the device)
   napsh ssh admin@kiosk-12
   napsh ssh kiosk-12 -- sudo systemctl restart kiosk
   napsh ssh kiosk-12 web                 a shell inside the container web
@@ -290,6 +297,10 @@ pub struct SshArgs {
     /// Extra ssh option, as `-o OPTION` (repeatable).
     #[arg(long = "ssh-option", short = 'o', value_name = "OPTION")]
     pub ssh_options: Vec<String>,
+    /// Keep the session across link drops: the shell runs in tmux (else screen) on the device
+    /// and napsh reconnects and reattaches; `--resume=tmux|screen|off` picks (config `resume`).
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "auto")]
+    pub resume: Option<napsh_core::resume::ResumeMode>,
     /// Command to run instead of a shell (non-interactive; napsh exits with its code).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

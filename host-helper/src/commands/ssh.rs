@@ -1,5 +1,6 @@
-//! `napsh ssh`: ensure a mapping, run the system ssh with the pinned host key, and delete the
-//! mapping when the session ends — normally, on Ctrl-C, on a closed terminal or SIGTERM.
+//! `napsh ssh`: ensure a mapping, run the system ssh with the pinned host key (reconnecting
+//! after link drops when the session resumes: `ssh::resume`), and delete the mapping when the
+//! session ends — normally, on Ctrl-C, on a closed terminal or SIGTERM.
 
 use super::guide_for;
 use crate::app::App;
@@ -9,12 +10,15 @@ use crate::napter::lease::{device_port, duration, Lease, Leases, Released};
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use crate::ssh::askpass::{askpass_env, password_for};
-use crate::ssh::launch::{build_args, Outcome};
+use crate::ssh::launch::{self, build_args, Outcome, SshPlan};
+use crate::ssh::resume::Resumer;
+use crate::ssh::service::ServiceTarget;
 use crate::ssh::verdict::connect_failure;
 use crate::state::journal::Record;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::resolve::split_user;
+use napsh_core::resume::ResumeMode;
 use napsh_core::sanitize::for_terminal;
 use napsh_core::Device;
 
@@ -58,39 +62,114 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     };
     record.mapping(&lease.mapping, lease.reused);
     crate::state::failures::record(&app.dirs.state, &device.sim_id, None);
-    let endpoint = crate::ssh::plan::Destination::mapped(&lease, &device);
-    let (plan, target) =
-        crate::ssh::plan::for_ssh_args(app, &args, &device, endpoint, user.clone(), service);
-    let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await;
-    drop(askpass);
-    // Asked while the mapping still exists: the running services, when the service was missing.
-    let missing = match (&target, &outcome) {
-        (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
-            let password = app.config.settings_for(&device).password;
-            crate::ssh::service::explain_missing(&plan, t, password.as_ref(), &label, name).await
-        }
-        _ => None,
-    };
-    let released = leases.release(&lease, args.keep).await;
-    if let Some(err) = missing {
-        // The picker's guide for this device then says which services are running.
-        crate::state::failures::record(
-            &app.dirs.state,
-            &device.sim_id,
-            Some(&error::one_line(&err)),
-        );
-        return Err(err);
-    }
-    let ended = Ended {
+    let session = Session {
         app,
-        leases: &leases,
+        args: &args,
         device: &device,
-        port,
         user: &user,
-        lease: &lease,
-        released,
+        port,
+        leases: &leases,
+        env: &env,
     };
-    ended.conclude(outcome, record).await
+    let (outcome, lease, plan, target) = session.launch(lease, service, &mut signals).await;
+    drop(askpass);
+    session.end(outcome, &lease, &plan, target, record).await
+}
+
+/// One `napsh ssh` session once its mapping is held.
+struct Session<'a> {
+    /// The invocation.
+    app: &'a App,
+    /// The command line.
+    args: &'a SshArgs,
+    /// The device.
+    device: &'a Device,
+    /// Remote user.
+    user: &'a str,
+    /// Device port.
+    port: u16,
+    /// The lease holder.
+    leases: &'a Leases,
+    /// ssh's extra environment (askpass).
+    env: &'a [(String, String)],
+}
+
+impl Session<'_> {
+    /// Runs ssh through `lease` (resumed, reconnecting after link drops, when the session's
+    /// resume mode says): its outcome, the mapping it ended on, and the plan and service
+    /// target (pointing at that mapping).
+    async fn launch(
+        &self,
+        lease: Lease,
+        service: Option<String>,
+        signals: &mut Signals,
+    ) -> (Result<Outcome>, Lease, SshPlan, Option<ServiceTarget>) {
+        let (app, device) = (self.app, self.device);
+        let resume = crate::ssh::resume::mode_for(app, self.args, device);
+        let endpoint = crate::ssh::plan::Destination::mapped(&lease, device);
+        let user = self.user.to_string();
+        let (mut plan, target) =
+            crate::ssh::plan::for_ssh_args(app, self.args, device, endpoint, user, service, resume);
+        let (outcome, lease) = match resume {
+            ResumeMode::Off => {
+                let args = build_args(&plan);
+                (launch::run(&args, self.env, signals).await, lease)
+            }
+            _ => {
+                let resumer = Resumer {
+                    app,
+                    leases: self.leases,
+                    device,
+                    port: self.port,
+                    env: self.env,
+                };
+                let resumed = resumer.run(plan.clone(), lease, signals).await;
+                (resumed.outcome, resumed.lease)
+            }
+        };
+        plan.ip.clone_from(&lease.mapping.ip_address);
+        plan.port = lease.mapping.port;
+        (outcome, lease, plan, target)
+    }
+
+    /// After ssh: explains a missing service (while the mapping still exists), gives the
+    /// mapping back, and concludes with the exit code.
+    async fn end(
+        &self,
+        outcome: Result<Outcome>,
+        lease: &Lease,
+        plan: &SshPlan,
+        target: Option<ServiceTarget>,
+        record: Record,
+    ) -> Result<i32> {
+        let (app, device) = (self.app, self.device);
+        let missing = match (&target, &outcome) {
+            (Some(t), Ok(o)) if o.code == napsh_core::service::MISSING_EXIT => {
+                let password = app.config.settings_for(device).password;
+                let label = for_terminal(device.label());
+                let name = split_user(&self.args.target).1;
+                crate::ssh::service::explain_missing(plan, t, password.as_ref(), &label, name).await
+            }
+            _ => None,
+        };
+        let released = self.leases.release(lease, self.args.keep).await;
+        if let Some(err) = missing {
+            // The picker's guide for this device then says which services are running.
+            let why = error::one_line(&err);
+            crate::state::failures::record(&app.dirs.state, &device.sim_id, Some(&why));
+            return Err(err);
+        }
+        let ended = Ended {
+            app,
+            leases: self.leases,
+            device,
+            port: self.port,
+            user: self.user,
+            lease,
+            released,
+        };
+        ended.conclude(outcome, record).await
+    }
 }
 
 /// How a session ended, for its verdict.

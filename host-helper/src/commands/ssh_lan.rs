@@ -36,8 +36,15 @@ pub(super) async fn run(
         port: crate::napter::lease::device_port(app, &args.mapping, &device),
         alias: device.sim_id.clone(),
     };
-    let (plan, target) =
-        crate::ssh::plan::for_ssh_args(app, args, &device, endpoint, user, service);
+    let (plan, target) = crate::ssh::plan::for_ssh_args(
+        app,
+        args,
+        &device,
+        endpoint,
+        user,
+        service,
+        napsh_core::resume::ResumeMode::Off,
+    );
     tracing::info!(host = %lan.host, alias = %plan.alias, "direct LAN connection");
     let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await?;
     drop(askpass);

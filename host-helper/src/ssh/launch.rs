@@ -1,13 +1,15 @@
 //! Running the system `ssh` against a mapping: the argument list (per-device host-key alias,
-//! napsh's own known_hosts, cellular keepalives, -T/-t), the environment (askpass, never the
-//! password), forwarding signals to it, and noticing a host-key mismatch in its stderr.
+//! napsh's own known_hosts, cellular keepalives — faster for a resumed session, which also
+//! marks its authentication with a `LocalCommand` — -T/-t), the environment (askpass, never
+//! the password), forwarding signals to it, and watching its stderr (host-key mismatch, the
+//! tail a resumed session is judged by).
 
 use crate::error::NapshError;
 use crate::signals::Signals;
 use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::AsyncReadExt;
 
@@ -35,6 +37,9 @@ pub struct SshPlan {
     /// The command starts an interactive shell (a service shell): `-t` when stdin is a
     /// terminal, as without a command.
     pub tty_for_command: bool,
+    /// A resumed session: this file is created (`LocalCommand`) once ssh has authenticated,
+    /// and keepalives find a dead link within 20 s (`napsh_core::resume`).
+    pub marker: Option<PathBuf>,
 }
 
 /// What ssh did.
@@ -72,10 +77,10 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
         "CheckHostIP=no".into(),
         // SIM ids are not secret; plain entries keep napsh's known_hosts readable.
         "HashKnownHosts=no".into(),
-        "ServerAliveInterval=15".into(),
-        "ServerAliveCountMax=4".into(),
-        "ConnectTimeout=20".into(),
-    ] {
+    ]
+    .into_iter()
+    .chain(link_options(plan.marker.as_deref()))
+    {
         args.extend(["-o".to_string(), o]);
     }
     args.extend(["-l".to_string(), plan.user.clone()]);
@@ -88,6 +93,29 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
     args.push(plan.ip.clone());
     args.extend(plan.command.iter().cloned());
     args
+}
+
+/// Keepalive and timeout options: cellular defaults, or for a resumed session (`marker`)
+/// a dead link found within 20 s, shorter connection attempts, and the marker file created by
+/// a `LocalCommand` once authenticated.
+fn link_options(marker: Option<&Path>) -> Vec<String> {
+    use napsh_core::resume::{CONNECT_TIMEOUT_SECS, KEEPALIVE_COUNT, KEEPALIVE_SECS};
+    let Some(marker) = marker else {
+        return vec![
+            "ServerAliveInterval=15".into(),
+            "ServerAliveCountMax=4".into(),
+            "ConnectTimeout=20".into(),
+        ];
+    };
+    // ssh expands `%` tokens and `${VAR}` in LocalCommand: the marker's path has neither.
+    let path = napsh_core::shell::quote(&marker.display().to_string());
+    vec![
+        format!("ServerAliveInterval={KEEPALIVE_SECS}"),
+        format!("ServerAliveCountMax={KEEPALIVE_COUNT}"),
+        format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
+        "PermitLocalCommand=yes".into(),
+        format!("LocalCommand=touch {path}"),
+    ]
 }
 
 /// Starts `ssh args` with `env` added and the given standard streams.
@@ -139,12 +167,33 @@ pub async fn run(
     env: &[(String, String)],
     signals: &mut Signals,
 ) -> Result<Outcome> {
+    Ok(run_watched(args, env, signals, None).await?.0)
+}
+
+/// What ssh wrote on its stderr, as napsh watched it.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    /// The last few KiB (what the end of a session is judged by).
+    pub tail: String,
+    /// What was held back because the session never authenticated (see [`run_watched`]).
+    pub held: Vec<u8>,
+}
+
+/// [`run`], also returning ssh's stderr tail. With `hold_until`, stderr is held back until
+/// that file exists (a reconnect attempt shows nothing of a failed connection) and returned.
+pub async fn run_watched(
+    args: &[String],
+    env: &[(String, String)],
+    signals: &mut Signals,
+    hold_until: Option<&Path>,
+) -> Result<(Outcome, Watched)> {
     let mut child = spawn(args, env, Stdio::inherit(), Stdio::inherit())?;
     let stderr = child.stderr.take();
+    let hold = hold_until.map(Path::to_path_buf);
     let tee = tokio::spawn(async move {
         match stderr {
-            Some(s) => tee_stderr(s).await,
-            None => false,
+            Some(s) => tee_stderr(s, hold).await,
+            None => (HostKeyWatch::default(), Vec::new()),
         }
     });
     let pid = child.id();
@@ -160,12 +209,19 @@ pub async fn run(
         }
     };
     let code = code_of(status)?;
-    let host_key_failed = tee.await.unwrap_or(false);
-    Ok(Outcome {
+    let (watch, held) = tee.await.unwrap_or_default();
+    let outcome = Outcome {
         code,
-        host_key_failed,
+        host_key_failed: watch.seen,
         signal: received,
-    })
+    };
+    Ok((
+        outcome,
+        Watched {
+            tail: watch.tail,
+            held,
+        },
+    ))
 }
 
 /// Where a piped ssh's output goes, chunk by chunk.
@@ -271,17 +327,28 @@ impl HostKeyWatch {
     }
 }
 
-/// Copies ssh's stderr to ours (ignoring a closed stderr) and reports whether a host-key
-/// failure was printed.
-async fn tee_stderr(from: tokio::process::ChildStderr) -> bool {
+/// Copies ssh's stderr to ours (ignoring a closed stderr) — held back while `hold_until` is
+/// given and does not exist yet — watching it; returns the watch and what was held back.
+async fn tee_stderr(
+    from: tokio::process::ChildStderr,
+    hold_until: Option<PathBuf>,
+) -> (HostKeyWatch, Vec<u8>) {
     let mut watch = HostKeyWatch::default();
+    let mut held = Vec::new();
     let mut copy = |b: &[u8]| {
         watch.see(b);
+        if hold_until.as_deref().is_some_and(|p| !p.exists()) {
+            held.extend_from_slice(b);
+            return;
+        }
         let mut err = std::io::stderr().lock();
-        let _ = err.write_all(b).and_then(|_| err.flush());
+        let _ = err
+            .write_all(&std::mem::take(&mut held))
+            .and_then(|_| err.write_all(b))
+            .and_then(|_| err.flush());
     };
     pump(Some(from), &mut copy).await;
-    watch.seen
+    (watch, held)
 }
 
 #[cfg(test)]
@@ -300,6 +367,7 @@ mod tests {
             command: vec![],
             stdin_is_tty: true,
             tty_for_command: false,
+            marker: None,
         }
     }
 
@@ -364,6 +432,26 @@ mod tests {
         p.stdin_is_tty = false;
         let args = build_args(&p);
         assert!(!args.contains(&"-t".to_string()) && !args.contains(&"-T".to_string()));
+    }
+
+    #[test]
+    fn a_resumed_session_finds_dead_links_fast_and_marks_its_login() {
+        let mut p = plan();
+        p.marker = Some("/tmp/napsh-resume-x/up".into());
+        let opts = pairs(&build_args(&p));
+        for want in [
+            "ServerAliveInterval=5",
+            "ServerAliveCountMax=2",
+            "ConnectTimeout=10",
+            "PermitLocalCommand=yes",
+            "LocalCommand=touch '/tmp/napsh-resume-x/up'",
+        ] {
+            assert!(
+                opts.contains(&want.to_string()),
+                "{want} missing in {opts:?}"
+            );
+        }
+        assert!(!opts.iter().any(|o| o == "ServerAliveInterval=15"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Everything about an ssh session to a device: the plan (`plan`: endpoint, pinned alias,
 //! user, options, command), launching the system ssh (`launch`), handing it a password
 //! (`askpass`), napsh's known_hosts (`known_hosts`) and the tunnel's host-key check
-//! (`host_key_guard`), service targets (`service`), the verdict when ssh cannot connect
+//! (`host_key_guard`), service targets (`service`), sessions that survive a dropped link
+//! (`resume`), the verdict when ssh cannot connect
 //! (`verdict`), moving bytes for `proxy` and `tunnel` (`forward`), and one command on many
 //! devices at once (`fanout`).
 
@@ -12,5 +13,6 @@ pub mod host_key_guard;
 pub mod known_hosts;
 pub mod launch;
 pub mod plan;
+pub mod resume;
 pub mod service;
 pub mod verdict;

@@ -1,13 +1,15 @@
 //! The ssh invocation of a session to a device: where it connects (`Destination`, the mapping's
 //! endpoint or a LAN address), the host key it pins, napsh's known_hosts, the user, the
 //! config's extra arguments, and — for `napsh ssh` — the options and command from the command
-//! line with the service script applied when a service was named.
+//! line with the service script applied when a service was named (inside tmux or screen when
+//! the session resumes).
 
 use crate::app::App;
 use crate::cli::SshArgs;
 use crate::napter::lease::Lease;
 use crate::ssh::launch::SshPlan;
 use crate::ssh::service::ServiceTarget;
+use napsh_core::resume::ResumeMode;
 use napsh_core::Device;
 use std::io::IsTerminal;
 
@@ -53,6 +55,7 @@ pub fn plan_to(
         command: command.to_vec(),
         stdin_is_tty,
         tty_for_command: false,
+        marker: None,
     }
 }
 
@@ -71,7 +74,7 @@ pub fn plan(
 }
 
 /// The plan for `device` at `endpoint`, with the service target (if `service` is given)
-/// already applied.
+/// and the resumed shell (unless `resume` is off) already applied.
 pub fn for_ssh_args(
     app: &App,
     args: &SshArgs,
@@ -79,6 +82,7 @@ pub fn for_ssh_args(
     endpoint: Destination,
     user: String,
     service: Option<String>,
+    resume: ResumeMode,
 ) -> (SshPlan, Option<ServiceTarget>) {
     let mut plan = plan_to(
         app,
@@ -89,7 +93,9 @@ pub fn for_ssh_args(
         std::io::stdin().is_terminal(),
     );
     let target = service.map(|s| crate::ssh::service::target_for(&app.config, device, s));
-    if let Some(target) = &target {
+    if resume != ResumeMode::Off {
+        crate::ssh::resume::apply(&mut plan, resume, target.as_ref());
+    } else if let Some(target) = &target {
         crate::ssh::service::apply(&mut plan, target);
     }
     (plan, target)

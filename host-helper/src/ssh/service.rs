@@ -7,6 +7,7 @@ use crate::error::NapshError;
 use crate::ssh::launch::{build_args, SshPlan};
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
+use napsh_core::resume::{self, ResumeMode};
 use napsh_core::sanitize::for_terminal;
 use napsh_core::service::{self, ServiceRun};
 use napsh_core::Device;
@@ -57,6 +58,18 @@ pub fn apply(plan: &mut SshPlan, target: &ServiceTarget) {
     plan.tty_for_command = plan.command.is_empty();
     let script = run_of(target, &plan.command, tty).remote_script();
     plan.command = vec![script];
+}
+
+/// The service's remote script for a resumed session: the service checked as without
+/// resume, then its shell run inside the tmux or screen session `napsh-SERVICE`.
+pub fn resuming_script(target: &ServiceTarget, mode: ResumeMode) -> String {
+    let run = run_of(target, &[], true);
+    let session = resume::session_name(Some(&target.name));
+    run.remote_script_running(&resume::remote_command(
+        mode,
+        &session,
+        Some(&run.exec_command()),
+    ))
 }
 
 fn run_of<'a>(target: &'a ServiceTarget, command: &'a [String], tty: bool) -> ServiceRun<'a> {
@@ -118,6 +131,7 @@ async fn list_running(
         command: vec![list_template.to_string()],
         tty_for_command: false,
         stdin_is_tty: false,
+        marker: None,
         ..plan.clone()
     };
     let out = tokio::process::Command::new("ssh")

@@ -180,10 +180,7 @@ impl Leases {
         let evidence = if fast {
             None
         } else {
-            Some(
-                self.gather(app, device, &mut imsis, !records.is_empty())
-                    .await?,
-            )
+            Some(self.gather(app, device, &mut imsis, &records).await?)
         };
         let want = self.want(&device.sim_id, &imsis, port);
         let plan = decide::plan_acquire(
@@ -232,19 +229,21 @@ impl Leases {
             .collect()
     }
 
-    /// The evidence: this process's complete listing when a few seconds young, else the SIM's
-    /// own list (and, unless a record needs only the list, the SIM itself, for its state).
+    /// The evidence: this process's complete listing when a few seconds young (and started
+    /// after every record was made: an older one cannot show them), else the SIM's own list
+    /// (and, unless a record needs only the list, the SIM itself, for its state).
     async fn gather(
         &self,
         app: &App,
         device: &Device,
         imsis: &mut Vec<String>,
-        recorded: bool,
+        records: &[Recorded],
     ) -> Result<Gathered> {
-        if let Some(s) = app
-            .snapshot()
-            .filter(|s| s.age().as_millis() < LISTING_EVIDENCE_MS)
-        {
+        let recorded = !records.is_empty();
+        let newest = records.iter().map(|r| r.recorded_at_ms).max();
+        if let Some(s) = app.snapshot().filter(|s| {
+            s.age().as_millis() < LISTING_EVIDENCE_MS && newest.is_none_or(|t| t < s.listed_at_ms)
+        }) {
             let sim = s.sims.iter().find(|x| x.sim_id == device.sim_id).cloned();
             add_imsis(imsis, sim.as_ref());
             return Ok(Gathered {

@@ -2,6 +2,7 @@
 //! two devices selected → two named panes with working remote shells, an offline device → the
 //! guide, sessions ended → their mappings deleted. Against the emulator and real sshd devices.
 
+use napsh_e2e::session::{max_count, Counter};
 use napsh_e2e::zellij::{ZellijSession, PICKER_KEY};
 use napsh_e2e::TestEnv;
 use std::time::Duration;
@@ -394,6 +395,48 @@ fn ctrl_f_opens_a_fleet_tab_whose_input_reaches_every_device() {
     assert!(
         env.wait_until(30, || env.mappings().is_empty()),
         "mappings left after the fleet's sessions ended: {:?}",
+        env.mappings()
+    );
+}
+
+#[test]
+fn a_resumed_device_pane_shows_the_reconnect_status_and_resumes() {
+    let (env, zellij) = start();
+    env.write_config("resume = \"auto\"\n").unwrap();
+    connect_the_only_match(&zellij, "alpha");
+    let pane = wait_for_pane(&env, &zellij, "kiosk-alpha");
+    let screen = |pane| zellij.pane_screen(pane).unwrap_or_default();
+    assert!(
+        env.wait_until(30, || screen(pane).contains("[napsh]")),
+        "the pane is not in the device's tmux session:\n{}",
+        screen(pane)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::new(dir.path());
+    zellij.write_to_pane(pane, &counter.command()).unwrap();
+    assert!(env.wait_until(30, || max_count(&screen(pane)) > 2));
+    let pid = counter.pid();
+
+    env.cut_device("kiosk-alpha");
+    let at_cut = counter.value();
+    let status = "link to kiosk-alpha lost — reconnecting (attempt";
+    assert!(
+        env.wait_until(30, || screen(pane).contains(status)),
+        "no reconnect status in the pane:\n{}",
+        screen(pane)
+    );
+    let resumed = env.wait_until(30, || {
+        let s = screen(pane);
+        max_count(&s) > at_cut + 2 && !s.contains(status)
+    });
+    assert!(resumed, "the pane did not resume:\n{}", screen(pane));
+    assert_eq!(counter.pid(), pid, "the same counting process");
+
+    // Ctrl-C ends the counter, the device's tmux session, the session and its mapping.
+    zellij.write_to_pane(pane, "\u{3}").unwrap();
+    assert!(
+        env.wait_until(30, || env.mappings().is_empty()),
+        "mapping left: {:?}",
         env.mappings()
     );
 }

@@ -57,6 +57,11 @@ fn wait_resumed(napsh: &NapshTerminal, above: u64, within: Duration) -> Duration
 fn end_cleanly(env: &TestEnv, napsh: &NapshTerminal) {
     napsh.term.send_keys(&["C-c"]);
     assert_eq!(napsh.wait_exit(WAIT).unwrap(), 0, "{}", napsh.term.screen());
+    assert_released(env);
+}
+
+/// Waits until napsh has given its mapping back.
+fn assert_released(env: &TestEnv) {
     assert!(
         env.wait_until(30, || env.mappings().is_empty()),
         "mapping left: {:?}",
@@ -64,18 +69,42 @@ fn end_cleanly(env: &TestEnv, napsh: &NapshTerminal) {
     );
 }
 
-#[test]
-fn a_cut_link_reconnects_within_10s_to_the_same_counting_process() {
+/// A resumed session with a counter running in the device's tmux.
+struct Counting {
+    /// The environment.
+    env: TestEnv,
+    /// napsh in its terminal.
+    napsh: NapshTerminal,
+    /// The counting process.
+    counter: Counter,
+    /// Where the counter writes (removed on drop).
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh env, `napsh ssh --resume kiosk-12` in a terminal and a counter in its tmux.
+fn counting() -> Counting {
     let env = env();
     let napsh = resumed(&env, &[]);
     let dir = tempfile::tempdir().unwrap();
     let counter = Counter::start(&napsh.term, dir.path()).unwrap();
+    Counting {
+        env,
+        napsh,
+        counter,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn a_cut_link_reconnects_within_10s_to_the_same_counting_process() {
+    let c = counting();
+    let (env, napsh, counter) = (&c.env, &c.napsh, &c.counter);
     let (pid, mapping) = (counter.pid(), env.mappings());
 
     assert!(env.cut_device(DEVICE) >= 1, "no live connection to cut");
     let at_cut = counter.value();
     napsh.term.wait_for_screen(RECONNECTING, WAIT).unwrap();
-    let took = wait_resumed(&napsh, at_cut, Duration::from_secs(10));
+    let took = wait_resumed(napsh, at_cut, Duration::from_secs(10));
     eprintln!("resumed {took:?} after the cut");
     assert_eq!(counter.pid(), pid, "the counting process was replaced");
     assert!(counter.alive(), "the counting process died");
@@ -89,19 +118,13 @@ fn a_cut_link_reconnects_within_10s_to_the_same_counting_process() {
     napsh.term.send_keys(&["Enter"]);
     napsh.term.type_text("~.");
     napsh.wait_exit(Duration::from_secs(10)).unwrap();
-    assert!(
-        env.wait_until(30, || env.mappings().is_empty()),
-        "mapping left after ~.: {:?}",
-        env.mappings()
-    );
+    assert_released(env);
 }
 
 #[test]
 fn a_30s_blackhole_is_found_within_20s_and_the_session_resumes() {
-    let env = env();
-    let napsh = resumed(&env, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let counter = Counter::start(&napsh.term, dir.path()).unwrap();
+    let c = counting();
+    let (env, napsh, counter) = (&c.env, &c.napsh, &c.counter);
     let pid = counter.pid();
 
     let start = Instant::now();
@@ -112,19 +135,17 @@ fn a_30s_blackhole_is_found_within_20s_and_the_session_resumes() {
         .expect("the dead link was not found within 20 s");
     let found = start.elapsed();
     let at_found = counter.value();
-    wait_resumed(&napsh, at_found, Duration::from_secs(60));
+    wait_resumed(napsh, at_found, Duration::from_secs(60));
     let back = start.elapsed().saturating_sub(Duration::from_secs(30));
     eprintln!("blackhole found after {found:?}; resumed {back:?} after the link returned");
     assert_eq!(counter.pid(), pid);
-    end_cleanly(&env, &napsh);
+    end_cleanly(env, napsh);
 }
 
 #[test]
 fn a_device_offline_for_a_minute_is_retried_with_backoff_and_resumed() {
-    let env = env();
-    let napsh = resumed(&env, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let counter = Counter::start(&napsh.term, dir.path()).unwrap();
+    let c = counting();
+    let (env, napsh, counter) = (&c.env, &c.napsh, &c.counter);
     let pid = counter.pid();
 
     env.set_device_online(DEVICE, false);
@@ -138,10 +159,10 @@ fn a_device_offline_for_a_minute_is_retried_with_backoff_and_resumed() {
     assert!(highest >= 4, "too few attempts in a minute: {highest}");
     assert!(highest <= 15, "no backoff: {highest} attempts in a minute");
     env.set_device_online(DEVICE, true);
-    let took = wait_resumed(&napsh, counter.value(), WAIT);
+    let took = wait_resumed(napsh, counter.value(), WAIT);
     eprintln!("offline 60 s: {highest} attempts; resumed {took:?} after it came back");
     assert_eq!(counter.pid(), pid);
-    end_cleanly(&env, &napsh);
+    end_cleanly(env, napsh);
 }
 
 /// The attempt number in the status line on a screen (0 when none).
@@ -156,10 +177,8 @@ fn attempt_shown(screen: &str) -> u32 {
 
 #[test]
 fn a_mapping_that_expires_during_the_outage_is_replaced_and_not_leaked() {
-    let env = env();
-    let napsh = resumed(&env, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let counter = Counter::start(&napsh.term, dir.path()).unwrap();
+    let c = counting();
+    let (env, napsh, counter) = (&c.env, &c.napsh, &c.counter);
     let old = env.mappings().remove(0);
 
     env.set_device_online(DEVICE, false);
@@ -168,7 +187,7 @@ fn a_mapping_that_expires_during_the_outage_is_replaced_and_not_leaked() {
     assert!(env.emulator().expire_mapping(&old.ip_address, old.port));
     napsh.term.wait_for_screen("(attempt 3", WAIT).unwrap();
     env.set_device_online(DEVICE, true);
-    wait_resumed(&napsh, counter.value(), WAIT);
+    wait_resumed(napsh, counter.value(), WAIT);
 
     let now = env.mappings();
     assert_eq!(now.len(), 1, "one mapping, the new one: {now:?}");
@@ -176,7 +195,7 @@ fn a_mapping_that_expires_during_the_outage_is_replaced_and_not_leaked() {
         (&now[0].ip_address, now[0].port),
         (&old.ip_address, old.port)
     );
-    end_cleanly(&env, &napsh);
+    end_cleanly(env, napsh);
 }
 
 #[test]
@@ -212,7 +231,7 @@ fn without_the_tool_on_the_device_the_shell_is_plain_with_a_notice() {
         .unwrap();
     napsh.term.type_text("exit\n");
     assert_eq!(napsh.wait_exit(WAIT).unwrap(), 0, "{}", napsh.term.screen());
-    assert!(env.wait_until(30, || env.mappings().is_empty()));
+    assert_released(&env);
 }
 
 #[test]

@@ -56,17 +56,28 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// Types the counting loop into the remote shell of `term`; waits until it counts.
-    pub fn start(term: &Terminal, dir: &Path) -> Result<Self> {
-        let dir = dir.to_path_buf();
-        let (count, pid) = (dir.join("count"), dir.join("pid"));
+    /// A counter writing its files into `dir` (not started yet: type [`Counter::command`]).
+    pub fn new(dir: &Path) -> Self {
+        Counter {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The line to type into the remote shell: it becomes the counting process.
+    pub fn command(&self) -> String {
+        let file = |name: &str| shell_quote(&self.dir.join(name).display().to_string());
         let script = format!(
             "echo $$ > {}; i=0; while :; do i=$((i+1)); echo $i > {}; echo count=$i; sleep 0.2; done",
-            shell_quote(&pid.display().to_string()),
-            shell_quote(&count.display().to_string()),
+            file("pid"),
+            file("count"),
         );
-        term.type_text(&format!("exec sh -c {}\n", shell_quote(&script)));
-        let counter = Counter { dir };
+        format!("exec sh -c {}\n", shell_quote(&script))
+    }
+
+    /// Types the counting loop into the remote shell of `term`; waits until it counts.
+    pub fn start(term: &Terminal, dir: &Path) -> Result<Self> {
+        let counter = Counter::new(dir);
+        term.type_text(&counter.command());
         term.wait_for(Duration::from_secs(30), |s| max_count(s) > 2)
             .context("the counter never showed on the terminal")?;
         Ok(counter)

@@ -473,6 +473,22 @@ port = 22
     }
 
     #[test]
+    fn resume_is_global_and_per_rule_and_checked() {
+        let c = parse(
+            "resume = \"auto\"\n[[rules]]\nmatch_tag = \"role=cam\"\nresume = \"off\"\n",
+            p(),
+        )
+        .unwrap();
+        assert_eq!(c.resume, Some(ResumeMode::Auto));
+        let cam = device("cam-1", &[("role", "cam")]);
+        assert_eq!(c.settings_for(&cam).resume, Some(ResumeMode::Off));
+        assert_eq!(c.settings_for(&device("kiosk", &[])).resume, None);
+        let err = parse("resume = \"always\"", p()).unwrap_err();
+        let text = crate::error::one_line(&err);
+        assert!(text.contains("always") && text.contains("screen"), "{text}");
+    }
+
+    #[test]
     fn plain_password_needs_opt_in() {
         let c = parse("[[rules]]\nmatch_name = \"*\"\npassword = \"pw\"", p()).unwrap();
         assert_eq!(c.settings_for(&device("a", &[])).password, None);

@@ -148,3 +148,40 @@ impl Signals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fleet `napsh-emulator` runs without `--fleet` (and so scripts/demo.sh): it parses,
+    /// and holds what the demo's welcome text and profile rely on.
+    #[test]
+    fn the_embedded_demo_fleet_parses() {
+        let fleet = load_fleet(&Cli::parse_from(["napsh-emulator"])).expect("the demo fleet");
+        assert!(fleet.devices.len() >= 12, "{} devices", fleet.devices.len());
+        let names: Vec<&str> = fleet.devices.iter().map(|d| d.name.as_str()).collect();
+        for name in ["kiosk-osaka-01", "gateway-factory-a"] {
+            assert!(
+                names.contains(&name),
+                "the welcome text names {name}: {names:?}"
+            );
+        }
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "duplicate names: {names:?}");
+        assert!(
+            fleet.devices.iter().any(|d| !d.online),
+            "an offline device shows the guide"
+        );
+        assert!(
+            fleet
+                .devices
+                .iter()
+                .any(|d| d.online && d.ssh.as_deref() == Some("spawn")),
+            "an online device with a real sshd"
+        );
+        assert!(fleet.credentials.iter().any(|c| {
+            c.auth_key_id.as_deref() == Some("keyId-demo")
+                && c.auth_key.as_deref() == Some("secret-demo-0123456789")
+        }));
+    }
+}

@@ -1,7 +1,10 @@
 //! `napsh zellij install`: puts the embedded plugin where Zellij finds it and adds the picker's
 //! keybinding to the user's `config.kdl`, idempotently (backup first, no duplicates).
 
+use crate::error::NapshError;
 use anyhow::{bail, Context, Result};
+use napsh_core::sanitize::for_terminal_truncated;
+use napsh_core::zellij_compat::{install_hint, verdict, Verdict, ZellijUse, ZellijVersion};
 use std::path::{Path, PathBuf};
 
 /// The plugin, built from `plugin/` and embedded at build time (empty when it was not built).
@@ -137,6 +140,53 @@ fn remove_managed_block(config: &str) -> String {
         }
     }
     out
+}
+
+/// What napsh tells the user about the `zellij` on PATH before using it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZellijNews {
+    /// Everything works with it: the line saying so.
+    Fine(String),
+    /// Worth a warning: a caveat of its version, or no (readable) Zellij for an install that
+    /// does not need one yet.
+    Warning(String),
+}
+
+/// Checks the `zellij` on PATH for `usage` (`zellij --version`): refuses a version the plugin
+/// (or the web client) cannot run on, and a missing Zellij for `napsh web`; otherwise says
+/// what works.
+pub fn check_zellij(usage: ZellijUse) -> Result<ZellijNews> {
+    let refuse =
+        |why: String| -> anyhow::Error { NapshError::config(why).hint(install_hint()).into() };
+    let out = match std::process::Command::new("zellij")
+        .arg("--version")
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) if usage == ZellijUse::Picker => {
+            return Ok(ZellijNews::Warning(format!(
+                "zellij is not on PATH: the picker needs Zellij to run in ({})",
+                install_hint()
+            )))
+        }
+        Err(_) => return Err(refuse("zellij is not on PATH".to_string())),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(version) = ZellijVersion::parse(&text) else {
+        let said = format!(
+            "`zellij --version` says {:?}, not a version napsh can read",
+            for_terminal_truncated(text.trim(), 60)
+        );
+        return match usage {
+            ZellijUse::Picker => Ok(ZellijNews::Warning(said)),
+            ZellijUse::Web => Err(refuse(said)),
+        };
+    };
+    match verdict(version, usage) {
+        Verdict::Refuse(why) => Err(refuse(why)),
+        Verdict::Limited(text) => Ok(ZellijNews::Warning(text)),
+        Verdict::Works(text) => Ok(ZellijNews::Fine(text)),
+    }
 }
 
 /// What an install did, for the user.

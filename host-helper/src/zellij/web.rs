@@ -5,8 +5,7 @@
 use crate::error::NapshError;
 use anyhow::{bail, Context, Result};
 use napsh_core::web::{
-    parse_created_token, parse_token_names, parse_zellij_version, session_status, CreatedToken,
-    SessionStatus, MIN_ZELLIJ,
+    parse_created_token, parse_token_names, session_status, CreatedToken, SessionStatus,
 };
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -325,28 +324,14 @@ fn is_web_server_of(cmdline: &[u8], config: &[u8]) -> bool {
         .any(|w| w[0] == b"--config" && w[1] == config && w[2] == b"web")
 }
 
-/// Fails with an install hint unless `zellij` on PATH is 0.43 or newer (the web client).
+/// Fails with an install hint unless the `zellij` on PATH has the web client and can run the
+/// picker (`zellij::install::check_zellij`); warns about a caveat of its version.
 pub fn require_zellij() -> Result<()> {
-    let hint =
-        "install Zellij 0.43 or newer: cargo install --locked zellij (or scripts/ensure-tools.sh)";
-    let out = match Command::new("zellij").arg("--version").output() {
-        Ok(out) => out,
-        Err(_) => {
-            return Err(NapshError::config("zellij is not on PATH")
-                .hint(hint)
-                .into())
-        }
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    match parse_zellij_version(&text) {
-        Some(version) if version >= MIN_ZELLIJ => Ok(()),
-        _ => Err(NapshError::config(format!(
-            "napsh web needs Zellij's web client (0.43+); `zellij --version` says {:?}",
-            text.trim()
-        ))
-        .hint(hint)
-        .into()),
+    use crate::zellij::install::{check_zellij, ZellijNews};
+    if let ZellijNews::Warning(text) = check_zellij(napsh_core::zellij_compat::ZellijUse::Web)? {
+        crate::output::warn(&text);
     }
+    Ok(())
 }
 
 #[cfg(test)]

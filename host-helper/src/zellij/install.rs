@@ -26,8 +26,8 @@ pub struct InstallPaths {
 
 impl InstallPaths {
     /// Zellij's own lookup: `$ZELLIJ_CONFIG_FILE`, else `$ZELLIJ_CONFIG_DIR/config.kdl`, else
-    /// `$XDG_CONFIG_HOME/zellij/config.kdl` (`~/.config/zellij`). The plugin goes in `plugins/`
-    /// beside the config file.
+    /// `~/.config/zellij/config.kdl` — whatever `$XDG_CONFIG_HOME` says: Zellij (0.45) creates
+    /// and reads `~/.config/zellij` first. The plugin goes in `plugins/` beside the config file.
     pub fn detect(config_dir: Option<&Path>) -> Result<Self> {
         let dir = match config_dir {
             Some(dir) => dir.to_path_buf(),
@@ -35,8 +35,8 @@ impl InstallPaths {
                 Some(dir) => PathBuf::from(dir),
                 None => directories::BaseDirs::new()
                     .context("cannot find your home directory: pass --config-dir")?
-                    .config_dir()
-                    .join("zellij"),
+                    .home_dir()
+                    .join(".config/zellij"),
             },
         };
         let config_file = match (config_dir, std::env::var_os("ZELLIJ_CONFIG_FILE")) {

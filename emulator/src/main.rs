@@ -1,5 +1,5 @@
 //! The `napsh-emulator` binary: parse flags, start the emulator, print the ready line,
-//! run until SIGINT/SIGTERM, then kill every sshd.
+//! run until SIGINT/SIGTERM/SIGHUP, then kill every sshd.
 
 use anyhow::Context;
 use clap::Parser;
@@ -123,13 +123,16 @@ fn announce(emu: &Emulator, work_dir: Option<&std::path::Path>) -> anyhow::Resul
     out.flush().context("flushing stdout")
 }
 
-/// SIGINT/SIGTERM handlers, installed before the ready line so that a supervisor may signal
-/// as soon as it has read it.
+/// SIGINT/SIGTERM/SIGHUP handlers, installed before the ready line so that a supervisor may
+/// signal as soon as it has read it. SIGHUP (the demo's terminal closed) also stops every sshd
+/// instead of killing the emulator without.
 struct Signals {
     /// SIGTERM stream.
     term: tokio::signal::unix::Signal,
     /// SIGINT stream.
     int: tokio::signal::unix::Signal,
+    /// SIGHUP stream.
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -138,6 +141,7 @@ impl Signals {
         Ok(Signals {
             term: signal(SignalKind::terminate()).context("installing SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("installing SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing SIGHUP handler")?,
         })
     }
 
@@ -145,6 +149,7 @@ impl Signals {
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
+            _ = self.hup.recv() => {}
         }
     }
 }

@@ -6,14 +6,17 @@
 #
 # Only the demo's tools are installed (scripts/ensure-tools.sh --demo). On a fresh machine Zellij
 # builds while the plugin and napsh do. NAPSH_DEMO_BIN=DIR runs the napsh and napsh-emulator
-# binaries in DIR instead of building them (the demo's own end-to-end test does).
+# binaries in DIR instead of building them, NAPSH_DEMO_SESSION names the Zellij session (the
+# demo's own end-to-end test uses both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 demo=$(mktemp -d -t napsh-demo.XXXXXX)
-session="napsh-demo-$$"
+session="${NAPSH_DEMO_SESSION:-napsh-demo-$$}"
 emulator_pid='' tools_pid=''
+# Says something on the terminal, which may be gone (closed window): never fails.
+say() { echo "$@" 2>/dev/null || true; }
 cleanup() {
   if [ -n "$tools_pid" ]; then kill -- "-$tools_pid" 2>/dev/null || true; fi
   zellij delete-session --force "$session" >/dev/null 2>&1 || true
@@ -21,26 +24,28 @@ cleanup() {
     close_leftover_mappings
     kill "$emulator_pid" 2>/dev/null || true
     wait "$emulator_pid" 2>/dev/null || true
-    echo "demo: the emulator and every device stopped"
+    say "demo: the emulator and every device stopped"
   fi
   rm -rf "$demo"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP
 
 # Each device pane's napsh deletes its mapping as Zellij closes it; a few seconds for that,
 # then whatever is still open is deleted here (and said).
 close_leftover_mappings() {
   local json=''
   for _ in $(seq 1 50); do
-    json=$(napsh mappings --json 2>/dev/null) || json=''
+    # No answer: the emulator stopped already (SIGHUP), and its mappings with it.
+    json=$(napsh mappings --json 2>/dev/null) || return 0
     [ "$json" = "[]" ] && break
     sleep 0.1
   done
   if [ "$json" = "[]" ]; then
-    echo "demo: no mapping left"
+    say "demo: no mapping left"
   else
-    echo "demo: mappings were still open (or the emulator did not answer); deleting them"
+    say "demo: mappings were still open; deleting them"
     napsh mappings close --all --any >/dev/null 2>&1 || true
   fi
 }

@@ -46,66 +46,72 @@ impl ZellijSession {
         height: u16,
         plugin_settings: &str,
     ) -> Result<Self> {
-        require_tool("zellij", "cargo install --locked zellij --version 0.45.1");
-        require_tool("tmux", "apt-get install -y tmux");
         let wasm = plugin_wasm();
-        let root = env.path().join("zellij");
-        let mut vars = env.napsh_env();
-        let dir = |name: &str| -> Result<String> {
-            let p = root.join(name);
-            std::fs::create_dir_all(&p)?;
-            Ok(p.display().to_string())
-        };
-        // Zellij's own state goes under the env too; napsh keeps its XDG dirs from napsh_env.
-        vars.push(("ZELLIJ_SOCKET_DIR".into(), dir("sock")?));
-        vars.push(("TMPDIR".into(), dir("tmp")?));
-        let cache = vars
-            .iter()
-            .find(|(k, _)| k == "XDG_CACHE_HOME")
-            .map(|(_, v)| v.clone())
-            .unwrap();
-        write_permissions(Path::new(&cache), &wasm)?;
-        let config = root.join("config.kdl");
+        let vars = zellij_vars(env)?;
+        write_permissions(Path::new(&var(&vars, "XDG_CACHE_HOME")), &wasm)?;
+        let config = env.path().join("zellij/config.kdl");
         std::fs::write(&config, config_kdl(&wasm, env.napsh_bin(), plugin_settings))?;
+        let config_arg = format!("--config {}", shell_quote(&config.display().to_string()));
+        Self::launch(vars, width, height, &config_arg)
+    }
+
+    /// Zellij as a user starts it after `napsh zellij install`: the config and plugin the
+    /// installer wrote under the env's `XDG_CONFIG_HOME`, found by Zellij itself (no
+    /// `--config`), and no permission granted yet.
+    pub fn start_installed(env: &TestEnv, width: u16, height: u16) -> Result<Self> {
+        Self::launch(zellij_vars(env)?, width, height, "")
+    }
+
+    /// Starts `zellij [config_arg] --session …` with `vars` in a new private tmux server.
+    fn launch(
+        vars: Vec<(String, String)>,
+        width: u16,
+        height: u16,
+        config_arg: &str,
+    ) -> Result<Self> {
+        require_tool("zellij", "cargo install --locked zellij --version 0.45.1");
         let session = format!("napsh-e2e-{}-{}", std::process::id(), unique());
-        let tmux_socket = format!("napsh-e2e-{}", unique());
         let command = format!(
-            "env {} zellij --config {} --session {}",
-            vars.iter()
-                .map(|(k, v)| format!("{k}={}", shell_quote(v)))
-                .collect::<Vec<_>>()
-                .join(" "),
-            shell_quote(&config.display().to_string()),
-            session
+            "{} zellij {config_arg} --session {session}",
+            env_prefix(&vars)
         );
+        Self::run_in_tmux(vars, width, height, &session, &command, "Zellij")
+    }
+
+    /// Runs the shell command `command` in a new private tmux server (a terminal of
+    /// `width`×`height`) and waits until the screen shows `ready`; `session` is the Zellij
+    /// session it starts, reached with `vars` (for a script that starts Zellij itself).
+    pub fn run_in_tmux(
+        vars: Vec<(String, String)>,
+        width: u16,
+        height: u16,
+        session: &str,
+        command: &str,
+        ready: &str,
+    ) -> Result<Self> {
+        require_tool("tmux", "apt-get install -y tmux");
+        let tmux_socket = format!("napsh-e2e-{}", unique());
         let status = Command::new("tmux")
+            .args(["-L", &tmux_socket, "-f", "/dev/null", "new-session", "-d"])
             .args([
-                "-L",
-                &tmux_socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
                 "-s",
                 "napsh",
-            ])
-            .args([
                 "-x",
                 &width.to_string(),
                 "-y",
                 &height.to_string(),
-                &command,
             ])
+            .arg(command)
             .status()
             .context("starting tmux")?;
         anyhow::ensure!(status.success(), "tmux new-session failed: {status}");
         let z = ZellijSession {
             tmux_socket,
-            session,
+            session: session.to_string(),
             env: vars,
         };
-        z.wait_for_screen("Zellij", Duration::from_secs(30))
-            .context("Zellij did not start")?;
+        z.wait_for_screen(ready, Duration::from_secs(120))
+            .with_context(|| format!("`{command}` did not show {ready:?}"))?;
         Ok(z)
     }
 
@@ -239,6 +245,16 @@ impl ZellijSession {
     }
 }
 
+impl ZellijSession {
+    /// Closes the terminal (the tmux server) as a user closing the window would: what runs in
+    /// it gets SIGHUP; the Zellij session is left to end by itself.
+    pub fn close_terminal(&self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.tmux_socket, "kill-server"])
+            .output();
+    }
+}
+
 impl Drop for ZellijSession {
     fn drop(&mut self) {
         let _ = Command::new("zellij")
@@ -253,6 +269,35 @@ impl Drop for ZellijSession {
             .args(["-L", &self.tmux_socket, "kill-server"])
             .output();
     }
+}
+
+/// napsh's environment for `env` plus Zellij's own directories (socket, temp) under the env.
+fn zellij_vars(env: &TestEnv) -> Result<Vec<(String, String)>> {
+    let root = env.path().join("zellij");
+    let mut vars = env.napsh_env();
+    for (name, sub) in [("ZELLIJ_SOCKET_DIR", "sock"), ("TMPDIR", "tmp")] {
+        let dir = root.join(sub);
+        std::fs::create_dir_all(&dir)?;
+        vars.push((name.into(), dir.display().to_string()));
+    }
+    Ok(vars)
+}
+
+/// `env NAME='value' …` setting `vars` for a shell command.
+pub fn env_prefix(vars: &[(String, String)]) -> String {
+    let assignments: Vec<String> = vars
+        .iter()
+        .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+        .collect();
+    format!("env {}", assignments.join(" "))
+}
+
+/// The value of `name` in `vars` (empty when absent).
+fn var(vars: &[(String, String)], name: &str) -> String {
+    vars.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 fn write_permissions(cache_home: &Path, wasm: &Path) -> Result<()> {
@@ -274,7 +319,8 @@ fn config_kdl(wasm: &Path, napsh: &Path, plugin_settings: &str) -> String {
     )
 }
 
-fn shell_quote(s: &str) -> String {
+/// `s` quoted for sh.
+pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 

@@ -635,7 +635,7 @@ fn ansible_command(env: &TestEnv, install: &AwkwardInstall, program: &str) -> Co
 
 #[test]
 fn ansible_pings_every_online_device_through_the_inventory() {
-    require_tool("ansible", "python3 -m pip install ansible-core");
+    require_tool("ansible", "apt-get install -y ansible-core");
     let http = LoopbackServer::start("web-1", Behaviour::Http);
     let env = start(&http);
     let install = AwkwardInstall::new(&env);
@@ -691,7 +691,7 @@ fn ansible_pings_every_online_device_through_the_inventory() {
 fn ansible_never_renders_templates_from_device_names_or_tags() {
     // Issue 1: Ansible renders `{{ … }}` in inventory variables, so a device named like this
     // ran a command on the operator's machine as soon as a playbook used `napsh_name`.
-    require_tool("ansible-playbook", "python3 -m pip install ansible-core");
+    require_tool("ansible-playbook", "apt-get install -y ansible-core");
     let dir = tempfile::Builder::new()
         .prefix("napsh-pwned-")
         .tempdir()

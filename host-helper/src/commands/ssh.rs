@@ -9,7 +9,7 @@ use crate::napter::lease::{device_port, duration, Lease, Leases, Released};
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use crate::ssh::askpass::{askpass_env, password_for};
-use crate::ssh::launch::{build_args, Outcome};
+use crate::ssh::launch::Outcome;
 use crate::ssh::verdict::connect_failure;
 use crate::state::journal::Record;
 use anyhow::Result;
@@ -61,7 +61,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let endpoint = crate::ssh::plan::Destination::mapped(&lease, &device);
     let (plan, target) =
         crate::ssh::plan::for_ssh_args(app, &args, &device, endpoint, user.clone(), service);
-    let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await;
+    let outcome = crate::ssh::pin_notice::run(&plan, &label, &env, &mut signals).await;
     drop(askpass);
     // Asked while the mapping still exists: the running services, when the service was missing.
     let missing = match (&target, &outcome) {

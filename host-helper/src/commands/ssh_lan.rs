@@ -7,7 +7,6 @@ use crate::app::App;
 use crate::cli::SshArgs;
 use crate::config::fetch_password;
 use crate::signals::{exit_code, Signals};
-use crate::ssh::launch::build_args;
 use anyhow::Result;
 use napsh_core::lan::LanTarget;
 use napsh_core::sanitize::for_terminal;
@@ -39,9 +38,9 @@ pub(super) async fn run(
     let (plan, target) =
         crate::ssh::plan::for_ssh_args(app, args, &device, endpoint, user, service);
     tracing::info!(host = %lan.host, alias = %plan.alias, "direct LAN connection");
-    let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await?;
-    drop(askpass);
     let label = label(&device, &lan);
+    let outcome = crate::ssh::pin_notice::run(&plan, &label, &env, &mut signals).await?;
+    drop(askpass);
     if outcome.code == 255 && outcome.host_key_failed {
         let pinned = crate::ssh::known_hosts::pinned(&known_hosts, &plan.alias).unwrap_or_default();
         if !pinned.is_empty() {

@@ -75,6 +75,9 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
         "ServerAliveInterval=15".into(),
         "ServerAliveCountMax=4".into(),
         "ConnectTimeout=20".into(),
+        // ssh's "Permanently added … to the list of known hosts" is said by napsh instead
+        // (`pin_notice`); errors, a changed host key among them, still show.
+        "LogLevel=ERROR".into(),
     ] {
         args.extend(["-o".to_string(), o]);
     }
@@ -322,6 +325,7 @@ mod tests {
             "ServerAliveInterval=15",
             "ServerAliveCountMax=4",
             "ConnectTimeout=20",
+            "LogLevel=ERROR",
             "ForwardAgent=no",
         ] {
             assert!(

@@ -1,0 +1,118 @@
+//! Polish seen while trying the demo, end to end: the first connection says in napsh's words
+//! which key it pinned (not OpenSSH's "Permanently added" warning); the guide's reason wraps
+//! in a narrow picker instead of being cut; reopening the picker after a connect starts with
+//! an empty filter.
+
+use napsh_e2e::zellij::{ZellijSession, PICKER_KEY};
+use napsh_e2e::{TestEnv, ONE_SSH_DEVICE};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn the_first_connection_says_which_key_it_pinned() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), ONE_SSH_DEVICE);
+    let sim = env.sim_id("kiosk-12");
+    let first = env.run(&["ssh", "kiosk-12", "--", "true"]);
+    first.expect_code(0);
+    assert!(
+        !first.stderr.contains("Permanently added"),
+        "OpenSSH's own warning is gone:\n{}",
+        first.stderr
+    );
+    let pinned = env.pinned(&sim);
+    assert_eq!(pinned.len(), 1, "{pinned:?}");
+    let blob = pinned[0].split_whitespace().nth(2).unwrap();
+    let fingerprint = ssh_keygen_fingerprint(&sim, blob);
+    let said = format!(
+        "napsh: first connection to kiosk-12 ({sim}): its ED25519 host key {fingerprint} is now \
+         pinned; a different key will be refused"
+    );
+    assert!(first.stderr.contains(&said), "{}", first.stderr);
+
+    let again = env.run(&["ssh", "kiosk-12", "--", "true"]);
+    again.expect_code(0);
+    assert!(
+        !again.stderr.contains("first connection"),
+        "said once only:\n{}",
+        again.stderr
+    );
+}
+
+/// OpenSSH's own SHA256 fingerprint of a pinned ed25519 key.
+fn ssh_keygen_fingerprint(sim: &str, blob: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key.pub");
+    std::fs::write(&file, format!("ssh-ed25519 {blob} {sim}\n")).unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace().nth(1).unwrap().to_string()
+}
+
+const FLEET: &str = r#"
+[[devices]]
+name = "kiosk-alpha"
+online = true
+ssh = "spawn"
+
+[[devices]]
+name = "kiosk-beta"
+online = true
+ssh = "spawn"
+
+[[devices]]
+name = "kiosk-offline"
+online = false
+"#;
+
+#[test]
+fn the_guide_reason_wraps_in_a_narrow_picker() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
+    // The floating picker takes about half of a 150-column terminal.
+    let zellij = ZellijSession::start(&env, 150, 45).expect("starting zellij");
+    zellij.send_keys(&[PICKER_KEY]);
+    zellij.wait_for_screen("napsh — 3 devices", WAIT).unwrap();
+    zellij.type_text("offline");
+    zellij.wait_for_screen("1 shown", WAIT).unwrap();
+    zellij.send_keys(&["Enter"]);
+    zellij
+        .wait_for_screen("Cannot connect to kiosk-offline", WAIT)
+        .unwrap();
+    // The hint ends the reason: it is on screen in full, on a line of its own.
+    let screen = zellij.wait_for_screen("then try again", WAIT).unwrap();
+    assert!(
+        !screen
+            .lines()
+            .any(|l| l.contains("signa…") || l.contains("cellular…")),
+        "the reason was cut:\n{screen}"
+    );
+}
+
+#[test]
+fn reopening_the_picker_after_a_connect_starts_with_an_empty_filter() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
+    let zellij = ZellijSession::start(&env, 200, 50).expect("starting zellij");
+    zellij.send_keys(&[PICKER_KEY]);
+    zellij.wait_for_screen("napsh — 3 devices", WAIT).unwrap();
+    zellij.type_text("alpha");
+    zellij.wait_for_screen("1 shown", WAIT).unwrap();
+    zellij.send_keys(&["Enter"]);
+    let connected = env.wait_until(30, || {
+        zellij
+            .terminal_panes_titled("kiosk-alpha")
+            .is_ok_and(|p| !p.is_empty())
+    });
+    assert!(connected, "no kiosk-alpha pane: {:?}", zellij.panes());
+
+    zellij.send_keys(&[PICKER_KEY]);
+    zellij.type_text("beta");
+    let screen = zellij.wait_for_screen("Filter: beta", WAIT).unwrap();
+    assert!(!screen.contains("alphabeta"), "{screen}");
+    let pane = zellij.terminal_panes_titled("kiosk-alpha").unwrap()[0];
+    zellij.write_to_pane(pane, "exit\n").unwrap();
+    assert!(env.wait_until(30, || env.mappings().is_empty()));
+}

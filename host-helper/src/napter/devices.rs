@@ -262,6 +262,7 @@ mod tests {
             recorded_at_ms: 0,
             expires_at_ms: None,
             source: None,
+            server_skew_ms: 0,
         }];
         let entries = build_entries(&sims, &maps, &owned, "k", 100);
         assert_eq!(entries[0].device.sim_id, "2", "online first");

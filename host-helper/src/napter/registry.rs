@@ -439,4 +439,47 @@ mod tests {
             "a reserved mapping this process never adopted is left alone"
         );
     }
+
+    /// The `registry.json.bad-*` files beside the registry.
+    fn kept_aside(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains("registry.json.bad-"))
+            .collect()
+    }
+
+    #[test]
+    fn a_corrupt_registry_is_kept_aside_and_its_readable_entries_salvaged() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path());
+        let good = serde_json::to_value(entry("1.1.1.1", vec![], false)).unwrap();
+        let body = serde_json::json!({ "entries": [good, {"ipAddress": 7}] });
+        let path = dir.path().join("registry.json");
+        std::fs::write(&path, body.to_string()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let entries = reg.entries().unwrap();
+        assert_eq!(entries.len(), 1, "the readable entry is salvaged");
+        assert_eq!(kept_aside(dir.path()).len(), 1, "the bad file is kept");
+    }
+
+    #[test]
+    fn a_registry_others_can_write_is_kept_aside_and_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path());
+        reg.add(entry("1.1.1.1", vec![], false)).unwrap();
+        let path = dir.path().join("registry.json");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(reg.entries().unwrap().is_empty());
+        assert_eq!(kept_aside(dir.path()).len(), 1);
+        let lock = std::fs::metadata(dir.path().join("registry.lock")).unwrap();
+        assert_eq!(
+            lock.permissions().mode() & 0o777,
+            0o600,
+            "the lock file is private"
+        );
+    }
 }

@@ -74,7 +74,8 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
         source_cidr: known_source(app),
         user,
         endpoint: endpoint.clone(),
-        now_ms: now_ms(),
+        // Expiries are on the server's clock (the local one when no API call was made).
+        now_ms: app.client().map_or_else(|_| now_ms(), |c| c.server_now_ms()),
     });
     if args.json {
         output::json(&GuideReport {
@@ -95,7 +96,7 @@ async fn live_endpoint(app: &App, d: &Device, port: u16) -> Result<Option<Endpoi
     let client = app.client()?;
     let sim_path = format!("/sims/{}", d.sim_id);
     let (sim, maps) = tokio::try_join!(client.get::<Sim>(&sim_path, &[]), list_all(&client))?;
-    Ok(live_for(&maps, &sim, Some(port), now_ms())
+    Ok(live_for(&maps, &sim, Some(port), client.server_now_ms())
         .first()
         .map(|m| endpoint_of(m, true)))
 }

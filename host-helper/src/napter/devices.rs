@@ -67,7 +67,7 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let key = client.profile().cache_key();
     let list = CachedList {
         fetched_at_ms: now_ms(),
-        entries: build_entries(&sims, &maps, &owned, &key, now_ms()),
+        entries: build_entries(&sims, &maps, &owned, &key, client.server_now_ms()),
     };
     app.remember(sims, maps, listed_at_ms);
     let path = cache_path(app, client);

@@ -1,14 +1,17 @@
-//! The `/_emulator/` admin endpoints: request log, state, faults, latency, devices, tokens, IP echo.
+//! The `/_emulator/` admin endpoints: request log, state, faults, latency, devices, tokens,
+//! console mappings, clock, drift, IP echo.
 
+use crate::console::{self, ConsoleMapping};
 use crate::errors::{ApiError, ApiResult};
 use crate::faults::{FaultSet, LatencyConfig};
 use crate::state::{AppState, DeviceInfo, RequestRecord};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
+use napsh_core::soracom::PortMapping;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -27,10 +30,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/_emulator/devices/{sim_id}", post(update_device))
         .route("/_emulator/tokens/expire", post(expire_tokens))
+        .route("/_emulator/mappings", post(console_create))
+        .route("/_emulator/mappings/{ip}/{port}", delete(console_delete))
         .route(
             "/_emulator/mappings/{ip}/{port}/expire",
             post(expire_mapping),
         )
+        .route("/_emulator/clock", put(set_clock).get(get_clock))
+        .route("/_emulator/drift", put(set_drift).get(get_drift))
         .route("/_emulator/napter/next_port", put(set_next_port))
         .route("/_emulator/ip", get(caller_ip))
         .with_state(state)
@@ -132,9 +139,67 @@ async fn expire_mapping(
     State(state): State<AppState>,
     Path((ip, port)): Path<(String, u16)>,
 ) -> ApiResult<StatusCode> {
-    crate::napter::expire_now(&state, &ip, port)
+    no_content_or_unknown(crate::napter::expire_now(&state, &ip, port), &ip, port)
+}
+
+async fn console_create(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<PortMapping>)> {
+    let mapping: ConsoleMapping = parse(&body)?;
+    let wire = console::create(&state, &mapping).await?;
+    Ok((StatusCode::CREATED, Json(wire)))
+}
+
+async fn console_delete(
+    State(state): State<AppState>,
+    Path((ip, port)): Path<(String, u16)>,
+) -> ApiResult<StatusCode> {
+    no_content_or_unknown(console::delete(&state, &ip, port), &ip, port)
+}
+
+fn no_content_or_unknown(found: bool, ip: &str, port: u16) -> ApiResult<StatusCode> {
+    found
         .then_some(StatusCode::NO_CONTENT)
         .ok_or_else(|| ApiError::not_found("SBX0005", format!("No such mapping: {ip}:{port}")))
+}
+
+/// Body of `PUT /_emulator/clock` (and answer of `GET`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Clock {
+    /// How far the emulator's clock runs ahead of the machine's, in ms (negative = behind).
+    offset_ms: i64,
+}
+
+async fn set_clock(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
+    let clock: Clock = parse(&body)?;
+    state.set_clock_offset_ms(clock.offset_ms);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_clock(State(state): State<AppState>) -> Json<Clock> {
+    Json(Clock {
+        offset_ms: state.clock_offset_ms(),
+    })
+}
+
+/// Body of `PUT /_emulator/drift` (and answer of `GET`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Drift {
+    /// Whether answers drift.
+    enabled: bool,
+}
+
+async fn set_drift(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
+    let drift: Drift = parse(&body)?;
+    state.set_drift(drift.enabled);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_drift(State(state): State<AppState>) -> Json<Drift> {
+    Json(Drift {
+        enabled: state.drift(),
+    })
 }
 
 /// Body of `PUT /_emulator/napter/next_port`.

@@ -1,6 +1,7 @@
 //! The `Emulator` handle: start (fleet → state, sshd devices, API server), inspection,
 //! runtime control and teardown (also on drop: no sshd outlives it).
 
+use crate::console::ConsoleMapping;
 use crate::faults::{FaultRule, LatencyConfig};
 use crate::fleet::{Fleet, SshTarget};
 use crate::sshd::SshServer;
@@ -173,6 +174,44 @@ impl Emulator {
         crate::napter::expire_now(&self.state, ip, port)
     }
 
+    /// Deletes the mapping `ip:port` as if from the Soracom console: audit `DELETED`, live
+    /// connections cut, nothing in the request log. False when there is no such mapping.
+    pub fn console_delete(&self, ip: &str, port: u16) -> bool {
+        crate::console::delete(&self.state, ip, port)
+    }
+
+    /// Creates a mapping as someone other than napsh would (a colleague, the console), for
+    /// any device, at `mapping.port` when given (a freed endpoint handed to another device).
+    pub async fn console_create(&self, mapping: ConsoleMapping) -> anyhow::Result<PortMapping> {
+        crate::console::create(&self.state, &mapping)
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "console create for SIM {}: {} {}",
+                    mapping.sim_id,
+                    e.code,
+                    e.message
+                )
+            })
+    }
+
+    /// Runs the emulator's clock `offset_ms` ahead of the machine's (negative = behind):
+    /// `createdTime`, `expiredTime`, audit times, the request log and every `Date` header
+    /// move; mappings still expire after their real duration.
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.state.set_clock_offset_ms(offset_ms);
+    }
+
+    /// The emulator's clock now (unix ms).
+    pub fn clock_ms(&self) -> i64 {
+        self.state.clock_ms()
+    }
+
+    /// Turns drift mode on or off (answers perturbed within the spec; docs/DESIGN.md).
+    pub fn set_drift(&self, enabled: bool) {
+        self.state.set_drift(enabled);
+    }
+
     /// The next mapping created listens on `port` (e.g. the port of a deleted mapping: a Napter
     /// endpoint that later points at another device).
     pub fn reuse_port_for_next_mapping(&self, port: u16) {
@@ -220,7 +259,7 @@ impl Drop for Emulator {
 /// The whole HTTP app: `/v1` API and `/_emulator` admin, JSON 404 elsewhere.
 fn app(state: AppState) -> Router {
     api::router(state.clone())
-        .merge(admin::router(state))
+        .merge(admin::router(state.clone()))
         .fallback(|| async {
             crate::errors::ApiError::not_found("COM0003", "No such API.").into_response()
         })
@@ -232,6 +271,10 @@ fn app(state: AppState) -> Router {
             )
             .into_response()
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            api::date_header,
+        ))
 }
 
 /// Stops every mapping and kills every sshd (synchronously).

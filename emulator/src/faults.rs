@@ -66,6 +66,31 @@ pub struct FaultRule {
     /// How many more requests to fault; absent = forever.
     #[serde(default)]
     pub times: Option<u32>,
+    /// Fault after the operation: the handler runs (a mapping IS created, deleted…), then its
+    /// answer is replaced by the fault ("it succeeded server-side, the client saw a failure").
+    /// `false` (the default): the fault answers instead of the handler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after: bool,
+}
+
+impl FaultRule {
+    /// A rule for `method` (`*` = any) and path glob, `times` (`None` = every matching request),
+    /// faulting before the operation.
+    pub fn new(method: &str, path: &str, fault: Fault, times: Option<u32>) -> Self {
+        FaultRule {
+            method: Some(method.to_string()),
+            path: path.to_string(),
+            fault,
+            times,
+            after: false,
+        }
+    }
+
+    /// This rule, faulting after the operation ran (see [`FaultRule::after`]).
+    pub fn after(mut self) -> Self {
+        self.after = true;
+        self
+    }
 }
 
 /// Body of `PUT /_emulator/faults`.
@@ -125,21 +150,49 @@ impl FaultRule {
     }
 }
 
-/// Takes the first matching fault (consuming one of its `times`).
-fn take_fault(state: &AppState, method: &str, path: &str) -> Option<Fault> {
+/// Takes the first matching rule (consuming one of its `times`): its fault and `after`.
+fn take_fault(state: &AppState, method: &str, path: &str) -> Option<(Fault, bool)> {
     let mut inner = state.lock();
     let rule = inner.faults.iter_mut().find(|r| r.matches(method, path))?;
     if let Some(t) = rule.times.as_mut() {
         *t -= 1;
     }
-    Some(rule.fault.clone())
+    Some((rule.fault.clone(), rule.after))
+}
+
+/// The operation's answer: still to be produced (a fault before the operation), or already
+/// produced (a fault after it).
+enum Answer {
+    /// The handler has not run; running it is up to the fault.
+    Pending(Request, Next),
+    /// The handler ran and answered this.
+    Ready(Response),
+}
+
+impl Answer {
+    /// The operation's normal answer (running the handler if it has not run).
+    async fn normal(self) -> Response {
+        match self {
+            Answer::Pending(req, next) => next.run(req).await,
+            Answer::Ready(resp) => resp,
+        }
+    }
+}
+
+/// What a fault needs to know about the request besides its answer.
+struct Faulted {
+    /// SAM operation id (403 messages).
+    op: &'static str,
+    /// The token presented, if any (`expire_token`).
+    token: Option<String>,
 }
 
 /// Marker on a response telling the server to close the connection without answering.
 #[derive(Debug, Clone, Copy)]
 pub struct DropConnectionMarker;
 
-/// Middleware: injected latency, then the first matching fault (if any).
+/// Middleware: injected latency, then the first matching fault (if any): instead of the
+/// operation, or after it (`after` rules).
 pub async fn inject(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().as_str().to_string();
@@ -147,17 +200,27 @@ pub async fn inject(State(state): State<AppState>, req: Request, next: Next) -> 
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    match take_fault(&state, &method, &path) {
-        None => next.run(req).await,
-        Some(fault) => {
-            tracing::info!(?fault, %method, %path, "injecting fault");
-            apply(fault, &state, req, next).await
-        }
-    }
+    let Some((fault, after)) = take_fault(&state, &method, &path) else {
+        return next.run(req).await;
+    };
+    tracing::info!(?fault, after, %method, %path, "injecting fault");
+    let faulted = Faulted {
+        op: operation_for(&method, &path).unwrap_or("Unknown"),
+        token: req
+            .headers()
+            .get(headers::TOKEN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let answer = if after {
+        Answer::Ready(next.run(req).await)
+    } else {
+        Answer::Pending(req, next)
+    };
+    apply(fault, &state, faulted, answer).await
 }
 
-async fn apply(fault: Fault, state: &AppState, req: Request, next: Next) -> Response {
-    let op = operation_for(req.method().as_str(), req.uri().path()).unwrap_or("Unknown");
+async fn apply(fault: Fault, state: &AppState, faulted: Faulted, answer: Answer) -> Response {
     match fault {
         Fault::Status { status } => status_response(status),
         Fault::RateLimit { retry_after_secs } => rate_limited(retry_after_secs),
@@ -169,15 +232,16 @@ async fn apply(fault: Fault, state: &AppState, req: Request, next: Next) -> Resp
             resp
         }
         Fault::Delay { ms } => {
+            // before: the operation runs after the sleep; after: its answer waits
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            next.run(req).await
+            answer.normal().await
         }
         Fault::ExpireToken => {
-            expire_presented_token(state, &req);
+            expire_token(state, faulted.token.as_deref());
             ApiError::expired_token().into_response()
         }
-        Fault::PermissionDenied => ApiError::permission_denied(op).into_response(),
-        Fault::InvalidUtf8 => invalid_utf8(next.run(req).await).await,
+        Fault::PermissionDenied => ApiError::permission_denied(faulted.op).into_response(),
+        Fault::InvalidUtf8 => invalid_utf8(answer.normal().await).await,
     }
 }
 
@@ -252,12 +316,8 @@ fn truncated_body() -> Response {
         .unwrap_or_default()
 }
 
-fn expire_presented_token(state: &AppState, req: &Request) {
-    let Some(token) = req
-        .headers()
-        .get(headers::TOKEN)
-        .and_then(|v| v.to_str().ok())
-    else {
+fn expire_token(state: &AppState, token: Option<&str>) {
+    let Some(token) = token else {
         return;
     };
     if let Some(t) = state.lock().tokens.get_mut(token) {

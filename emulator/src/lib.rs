@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod api;
+pub mod console;
+pub mod drift;
 pub mod emulator;
 pub mod errors;
 pub mod faults;
@@ -13,6 +15,7 @@ pub mod server;
 pub mod sshd;
 pub mod state;
 
+pub use console::ConsoleMapping;
 pub use emulator::{Emulator, EmulatorConfig, ReadyInfo};
 pub use faults::{Fault, FaultRule, LatencyConfig};
 pub use fleet::Fleet;

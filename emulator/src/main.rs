@@ -36,6 +36,10 @@ struct Cli {
     /// Default latency added to every /v1 call, in milliseconds.
     #[arg(long, value_name = "MS")]
     latency_ms: Option<u64>,
+    /// Drift mode: every answer valid per the spec but perturbed like a drifting API
+    /// (unknown fields, floats for `number`s, informational fields missing or reshaped).
+    #[arg(long)]
+    drift: bool,
     /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
             ..Default::default()
         });
     }
+    emu.set_drift(cli.drift);
     let signals = Signals::install()?;
     announce(&emu, cli.work_dir.as_deref())?;
     signals.wait().await;

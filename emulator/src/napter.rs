@@ -1,7 +1,7 @@
 //! Napter for real: one TCP listener per mapping, forwarding to the device's SSH target,
 //! with source-range, online and expiry enforcement and audit entries.
 
-use crate::state::{now_ms, AppState, LiveMapping};
+use crate::state::{AppState, LiveMapping};
 use anyhow::Context;
 use ipnet::IpNet;
 use napsh_core::soracom::{
@@ -18,6 +18,8 @@ use tracing::Instrument;
 pub const NAPTER_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// Rendezvous point reported in mappings.
 const PLACEMENT: &str = "aws:ap-northeast-1";
+/// How long a just-freed endpoint port may take to become bindable again.
+const REBIND_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything needed to open a mapping (validated by the API layer).
 #[derive(Debug, Clone)]
@@ -42,12 +44,18 @@ pub struct MappingSpec {
     pub ranges: Vec<IpNet>,
 }
 
-/// Opens a listener for `spec`, registers the mapping and starts forwarding.
-pub async fn open(state: &AppState, spec: MappingSpec) -> anyhow::Result<PortMapping> {
-    let port = state.lock().next_napter_port.take().unwrap_or(0);
-    let listener = TcpListener::bind((NAPTER_IP, port))
-        .await
-        .with_context(|| format!("binding a Napter listener on port {port}"))?;
+/// Opens a listener for `spec`, registers the mapping and starts forwarding. The endpoint's
+/// port is `at` when given (the console choosing an endpoint), else the one set with
+/// `reuse_port_for_next_mapping`, else any free port.
+pub async fn open(
+    state: &AppState,
+    spec: MappingSpec,
+    at: Option<u16>,
+) -> anyhow::Result<PortMapping> {
+    let port = at
+        .or_else(|| state.lock().next_napter_port.take())
+        .unwrap_or(0);
+    let listener = bind_endpoint(state, port).await?;
     let addr = listener.local_addr().context("reading listener address")?;
     let wire = wire_for(state, &spec, addr);
     let cancel = state.shutdown.child_token();
@@ -66,8 +74,31 @@ pub async fn open(state: &AppState, spec: MappingSpec) -> anyhow::Result<PortMap
     Ok(wire)
 }
 
+/// Binds a Napter listener on `port` (0 = any). A port that no live mapping holds but that is
+/// still bound was freed a moment ago (its listener closes as its task notices the end), so
+/// binding is retried for up to [`REBIND_GRACE`].
+async fn bind_endpoint(state: &AppState, port: u16) -> anyhow::Result<TcpListener> {
+    let deadline = tokio::time::Instant::now() + REBIND_GRACE;
+    loop {
+        match TcpListener::bind((NAPTER_IP, port)).await {
+            Ok(listener) => return Ok(listener),
+            Err(e)
+                if port != 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && !state.lock().mappings.keys().any(|(_, p)| *p == port)
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("binding a Napter listener on port {port}"))
+            }
+        }
+    }
+}
+
 fn wire_for(state: &AppState, spec: &MappingSpec, addr: SocketAddr) -> PortMapping {
-    let now = now_ms();
+    let now = state.clock_ms();
     let ip = addr.ip().to_string();
     PortMapping {
         ip_address: ip.clone(),
@@ -119,13 +150,57 @@ fn register(
     id
 }
 
-/// Removes a mapping (DELETE): closes its listener and live connections, audits DELETED.
-pub fn delete(state: &AppState, ip: &str, port: u16) -> Option<PortMapping> {
-    let removed = state.lock().mappings.remove(&(ip.to_string(), port))?;
+/// Why a mapping ends; both cut its live connections the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Deleted through the API or the console (audit `DELETED`).
+    Deleted,
+    /// Its duration ran out (audit `EXPIRED`).
+    Expired,
+}
+
+impl Ending {
+    fn audit_type(self) -> &'static str {
+        match self {
+            Ending::Deleted => "DELETED",
+            Ending::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// Ends the mapping `ip:port` now: removes it, closes its listener, cuts every live
+/// connection through it and audits the ending. `only_id` guards against ending a newer
+/// mapping that reuses the endpoint. The one path for delete, console delete and expiry.
+pub fn end(
+    state: &AppState,
+    ip: &str,
+    port: u16,
+    only_id: Option<u64>,
+    how: Ending,
+) -> Option<PortMapping> {
+    let key = (ip.to_string(), port);
+    let removed = {
+        let mut inner = state.lock();
+        match inner.mappings.get(&key) {
+            Some(m) if only_id.is_none_or(|id| id == m.id) => inner.mappings.remove(&key),
+            _ => None,
+        }
+    }?;
     removed.cancel.cancel();
-    state.audit(event("DELETED", &removed.imsi, &removed.wire, None));
-    tracing::info!(%ip, port, "mapping deleted");
+    state.audit(event(how.audit_type(), &removed.imsi, &removed.wire, None));
+    tracing::info!(%ip, port, ending = ?how, "mapping ended");
     Some(removed.wire)
+}
+
+/// Removes a mapping (DELETE): see [`end`].
+pub fn delete(state: &AppState, ip: &str, port: u16) -> Option<PortMapping> {
+    end(state, ip, port, None, Ending::Deleted)
+}
+
+/// Expires the mapping `ip:port` now, as Soracom does at its expiry time (see [`end`]);
+/// false when there is no such mapping.
+pub fn expire_now(state: &AppState, ip: &str, port: u16) -> bool {
+    end(state, ip, port, None, Ending::Expired).is_some()
 }
 
 async fn expire_after(
@@ -137,33 +212,9 @@ async fn expire_after(
 ) {
     tokio::select! {
         _ = cancel.cancelled() => {}
-        _ = tokio::time::sleep(Duration::from_secs(secs)) => expire(&state, &key, id),
-    }
-}
-
-/// Expires the mapping `ip:port` now, as Soracom does at its expiry time (listener and live
-/// connections closed, audit EXPIRED); false when there is no such mapping.
-pub fn expire_now(state: &AppState, ip: &str, port: u16) -> bool {
-    let key = (ip.to_string(), port);
-    let Some(id) = state.lock().mappings.get(&key).map(|m| m.id) else {
-        return false;
-    };
-    expire(state, &key, id);
-    true
-}
-
-fn expire(state: &AppState, key: &(String, u16), id: u64) {
-    let removed = {
-        let mut inner = state.lock();
-        match inner.mappings.get(key) {
-            Some(m) if m.id == id => inner.mappings.remove(key),
-            _ => None,
+        _ = tokio::time::sleep(Duration::from_secs(secs)) => {
+            end(&state, &key.0, key.1, Some(id), Ending::Expired);
         }
-    };
-    if let Some(m) = removed {
-        m.cancel.cancel();
-        state.audit(event("EXPIRED", &m.imsi, &m.wire, None));
-        tracing::info!(endpoint = ?m.wire.endpoint, "mapping expired");
     }
 }
 
@@ -277,17 +328,44 @@ async fn relay_until_cancelled(
     // Dropped on return: a cancelled relay is cut; a finished one is already closed.
     let _cut_on_return =
         napsh_relay::Cutoff::new(&client, &device).context("cloning the sockets")?;
+    let client_handle = client.try_clone().context("cloning the client socket")?;
     let (done, relayed) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("napter-relay".into())
         .spawn(move || done.send(napsh_relay::relay(client, device)))
         .context("starting a relay thread")?;
     tokio::select! {
-        _ = cancel.cancelled() => Ok(Relayed::Cut),
+        _ = cancel.cancelled() => {
+            reset_on_close(&client_handle);
+            Ok(Relayed::Cut)
+        }
         r = relayed => {
             let moved = r.context("the relay thread failed")?.context("relaying")?;
             Ok(Relayed::Finished(moved))
         }
+    }
+}
+
+/// Makes the last close of `sock` send a reset (after the FIN of the cut): a cut connection
+/// is reset, not ended cleanly.
+fn reset_on_close(sock: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket fd, and an option value of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "SO_LINGER");
     }
 }
 
@@ -308,7 +386,8 @@ fn event(
 ) -> NapterAuditLogEntry {
     NapterAuditLogEntry {
         entry_type: kind.to_string(),
-        created_at: now_ms(),
+        // stamped by `Shared::audit` on the emulator's clock
+        created_at: 0,
         imsi: Some(imsi.to_string()),
         operator_id: None,
         connection_id: None,

@@ -10,14 +10,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
 /// Requests allowed per path per minute, as announced in the rate-limit headers.
 pub const RATE_LIMIT_PER_MINUTE: u64 = 1000;
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch on the machine's clock (see [`Shared::clock_ms`] for the
+/// emulator's own clock).
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -35,7 +37,7 @@ pub struct RequestRecord {
     pub query: String,
     /// Answered status (0 when the connection was dropped without an answer).
     pub status: u16,
-    /// When the request arrived (unix ms).
+    /// When the request arrived (unix ms, on the emulator's clock).
     pub at_ms: i64,
 }
 
@@ -258,6 +260,10 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// Address of the API server (set once bound).
     pub api_addr: Mutex<Option<SocketAddr>>,
+    /// How far the emulator's clock runs ahead of the machine's (ms; negative = behind).
+    clock_offset_ms: AtomicI64,
+    /// Drift mode: answers perturbed within the spec (see `crate::drift`).
+    drift: AtomicBool,
     /// Everything mutable.
     inner: Mutex<Inner>,
 }
@@ -286,6 +292,8 @@ impl Shared {
             authorized_keys: fleet.ssh.authorized_keys.clone(),
             shutdown: CancellationToken::new(),
             api_addr: Mutex::new(None),
+            clock_offset_ms: AtomicI64::new(0),
+            drift: AtomicBool::new(false),
             inner: Mutex::new(inner),
         })
     }
@@ -296,14 +304,52 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends a Napter audit entry; createdAt is kept strictly increasing so that it can serve
-    /// as a pagination key.
+    /// The emulator's clock (unix ms): the machine's clock plus the offset set with
+    /// [`Shared::set_clock_offset_ms`]. Every time the emulator reports is on this clock.
+    pub fn clock_ms(&self) -> i64 {
+        now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// The emulator's clock as a `SystemTime` (for the HTTP `Date` header).
+    pub fn clock_time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.clock_ms().max(0) as u64)
+    }
+
+    /// Moves the emulator's clock `offset_ms` away from the machine's (0 = in step). Only
+    /// reported times move; mappings still expire after their real duration.
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.clock_offset_ms.store(offset_ms, Ordering::Relaxed);
+    }
+
+    /// The offset set with [`Shared::set_clock_offset_ms`].
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Turns drift mode on or off.
+    pub fn set_drift(&self, enabled: bool) {
+        self.drift.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Whether drift mode is on.
+    pub fn drift(&self) -> bool {
+        self.drift.load(Ordering::Relaxed)
+    }
+
+    /// Files a Napter audit entry stamped now on the emulator's clock. The log stays sorted by
+    /// createdAt and createdAt stays unique (bumped by 1 ms on a tie) so that it can serve as
+    /// a pagination key, even after the clock was set back.
     pub fn audit(&self, mut entry: NapterAuditLogEntry) {
-        let mut inner = self.lock();
-        let last = inner.audit.last().map_or(0, |e| e.created_at);
-        entry.created_at = entry.created_at.max(last + 1);
+        let mut at = self.clock_ms();
         entry.operator_id = Some(self.operator_id.clone());
-        inner.audit.push(entry);
+        let mut inner = self.lock();
+        let mut pos = inner.audit.partition_point(|e| e.created_at < at);
+        while inner.audit.get(pos).is_some_and(|e| e.created_at == at) {
+            at += 1;
+            pos += 1;
+        }
+        entry.created_at = at;
+        inner.audit.insert(pos, entry);
     }
 
     /// Every device's library view, in simId order.
@@ -328,7 +374,7 @@ impl Shared {
         };
         if device.online != online {
             device.online = online;
-            device.session_updated_at = now_ms();
+            device.session_updated_at = self.clock_ms();
         }
         true
     }

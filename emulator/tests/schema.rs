@@ -1,6 +1,8 @@
 //! Schema conformance: every response body the emulator produces for the operations napsh
 //! uses is validated against that operation's response schema in the official OpenAPI spec
-//! (`shared/soracom/soracom-api.en.yaml`), including that every field we send is declared.
+//! (`shared/soracom/soracom-api.en.yaml`), including that every field we send is declared —
+//! and, in drift mode, that the perturbed answers still are valid (undeclared fields allowed,
+//! as JSON Schema allows them).
 
 mod common;
 
@@ -18,13 +20,18 @@ const SPEC: &str = concat!(
 struct Spec {
     /// The whole document as JSON.
     doc: Value,
+    /// Accept fields the schema does not declare (JSON Schema's default; drift mode adds some).
+    allow_undeclared: bool,
 }
 
 impl Spec {
     fn load() -> Spec {
         let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
         let doc: Value = serde_yaml::from_str(&text).expect("spec parses as YAML");
-        Spec { doc }
+        Spec {
+            doc,
+            allow_undeclared: false,
+        }
     }
 
     /// Follows `$ref` chains into `#/components/schemas/…`.
@@ -135,6 +142,7 @@ impl Spec {
                 self.validate(s, v, &field_at, errors);
             } else if additional == Some(&Value::Bool(true))
                 || (props.is_none() && additional.is_none())
+                || (self.allow_undeclared && additional != Some(&Value::Bool(false)))
             {
                 // free-form object
             } else {
@@ -238,9 +246,16 @@ imsi = "440109900000003"
 online = true
 "#;
 
-/// Drives every operation napsh uses and returns what the emulator answered.
-async fn exercise() -> Vec<Call> {
+/// A mapping's port, read as a tolerant client would (`40001` or, under drift, `40001.0`).
+fn port_of(mapping: &Value) -> u16 {
+    mapping["port"].as_f64().expect("a numeric port") as u16
+}
+
+/// Drives every operation napsh uses (with drift mode on or off) and returns what the
+/// emulator answered.
+async fn exercise(drift: bool) -> Vec<Call> {
     let emu = start(FLEET).await;
+    emu.set_drift(drift);
     let mut calls = Vec::new();
     let http = reqwest::Client::new();
     let base = emu.api_url();
@@ -361,7 +376,7 @@ async fn exercise() -> Vec<Call> {
         let addr = format!(
             "{}:{}",
             mapping["ipAddress"].as_str().unwrap(),
-            mapping["port"]
+            port_of(mapping)
         );
         let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let mut line = String::new();
@@ -376,7 +391,7 @@ async fn exercise() -> Vec<Call> {
     let del = format!(
         "/v1/port_mappings/{}/{}",
         m["ipAddress"].as_str().unwrap(),
-        m["port"]
+        port_of(&m)
     );
     record(
         &mut calls,
@@ -433,13 +448,11 @@ async fn exercise() -> Vec<Call> {
     calls
 }
 
-#[tokio::test]
-async fn every_response_matches_the_official_spec() {
-    let spec = Spec::load();
+/// Every departure from the spec in `calls`, one line each.
+fn problems(spec: &Spec, calls: &[Call]) -> Vec<String> {
     let error_schema = json!({"$ref": "#/components/schemas/APICallErrorMessage"});
-    let calls = exercise().await;
     let mut problems = Vec::new();
-    for call in &calls {
+    for call in calls {
         let op = format!(
             "{} {} -> {}",
             call.method.to_uppercase(),
@@ -473,10 +486,73 @@ async fn every_response_matches_the_official_spec() {
         problems.extend(errors.into_iter().map(|e| format!("{op}: {e}")));
     }
     assert!(calls.len() >= 20, "exercised {} calls", calls.len());
+    problems
+}
+
+#[tokio::test]
+async fn every_response_matches_the_official_spec() {
+    let problems = problems(&Spec::load(), &exercise(false).await);
     assert!(
         problems.is_empty(),
         "spec conformance problems:\n{}",
         problems.join("\n")
+    );
+}
+
+/// The bodies of the `method` calls to `path` that answered `status`.
+fn bodies<'a>(calls: &'a [Call], path: &str, method: &str, status: u16) -> Vec<&'a Value> {
+    calls
+        .iter()
+        .filter(|c| c.path == path && c.method == method && c.status == status)
+        .filter_map(|c| c.body.as_ref())
+        .collect()
+}
+
+#[tokio::test]
+async fn drift_answers_still_match_the_official_spec() {
+    let spec = Spec {
+        allow_undeclared: true,
+        ..Spec::load()
+    };
+    let calls = exercise(true).await;
+    let problems = problems(&spec, &calls);
+    assert!(
+        problems.is_empty(),
+        "drift answers off the spec:\n{}",
+        problems.join("\n")
+    );
+    // and they did drift
+    let extra = napsh_emulator::drift::EXTRA_FIELD;
+    let created = bodies(&calls, "/port_mappings", "post", 201)[0];
+    assert!(
+        created["port"].is_f64() && created["duration"].is_f64(),
+        "{created}"
+    );
+    assert!(created["destination"]["port"].is_f64(), "{created}");
+    assert!(created.get("hostname").is_none() && created.get(extra).is_some());
+    assert!(created["ipAddress"].is_string() && created["destination"]["imsi"].is_string());
+    let sim = bodies(&calls, "/sims/{sim_id}", "get", 200)[0];
+    assert!(
+        sim.get("speedClass").is_none() && sim.get(extra).is_some(),
+        "{sim}"
+    );
+    assert!(sim["sessionStatus"]["placement"].is_object(), "{sim}");
+    assert!(sim["tags"][napsh_emulator::drift::EXTRA_TAG].is_string());
+    assert_eq!(sim["simId"], "8942310099000000001");
+    let audit = bodies(&calls, "/audit_logs/napter", "get", 200);
+    let large = audit
+        .iter()
+        .flat_map(|page| page.as_array().unwrap())
+        .any(|e| {
+            e["direction"]["sourcePort"]
+                .as_i64()
+                .is_some_and(|p| p > i64::from(u16::MAX))
+        });
+    assert!(large, "no large int64 in the audit log");
+    let error = bodies(&calls, "/sims/{sim_id}", "get", 404)[0];
+    assert!(
+        error.get(extra).is_some() && error["code"].is_string(),
+        "{error}"
     );
 }
 

@@ -6,8 +6,8 @@
 use anyhow::{Context, Result};
 use napsh_core::soracom::PortMapping;
 pub use napsh_emulator::faults::path_matches;
+pub use napsh_emulator::{ConsoleMapping, Fault, FaultRule};
 use napsh_emulator::{Emulator, EmulatorConfig, Fleet, RequestRecord};
-pub use napsh_emulator::{Fault, FaultRule};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tempfile::TempDir;
@@ -41,14 +41,10 @@ pub struct EnvOptions {
 }
 
 /// A fault rule for [`TestEnv::set_faults`]: `method` (`*` = any) and path glob, `times`
-/// (`None` = every matching request).
+/// (`None` = every matching request). `.after()` on it lets the operation run first (the
+/// mapping IS created) and then answers the fault.
 pub fn fault_rule(method: &str, path: &str, fault: Fault, times: Option<u32>) -> FaultRule {
-    FaultRule {
-        method: Some(method.to_string()),
-        path: path.to_string(),
-        fault,
-        times,
-    }
+    FaultRule::new(method, path, fault, times)
 }
 
 /// One isolated napsh world: temp home, profile, config, key, emulator.
@@ -197,6 +193,40 @@ impl TestEnv {
     /// Replaces the emulator's fault rules (an empty list clears them).
     pub fn set_faults(&self, rules: Vec<FaultRule>) {
         self.emulator().set_faults(rules);
+    }
+
+    /// Deletes `ip:port` as if from the Soracom console (connections cut, audit `DELETED`, no
+    /// `/v1` request logged); false when there is no such mapping.
+    pub fn console_delete(&self, ip: &str, port: u16) -> bool {
+        self.emulator().console_delete(ip, port)
+    }
+
+    /// Creates a mapping as a colleague or the console would (not napsh's own request).
+    pub fn console_create(&self, mapping: ConsoleMapping) -> PortMapping {
+        self.block_on(self.emulator().console_create(mapping))
+            .expect("console create")
+    }
+
+    /// Outside napsh: `mapping` is deleted from the console and its `ip:port` is handed at once
+    /// to the device named `to` (a colleague's mapping, open to 127.0.0.1); returns the new one.
+    pub fn hand_endpoint_to(&self, mapping: &PortMapping, to: &str) -> PortMapping {
+        self.console_delete(&mapping.ip_address, mapping.port);
+        self.console_create(ConsoleMapping {
+            ip_ranges: vec!["127.0.0.1/32".to_string()],
+            port: Some(mapping.port),
+            ..ConsoleMapping::new(&self.sim_id(to))
+        })
+    }
+
+    /// Runs the emulator's clock `offset_ms` off the machine's (times in answers and `Date`
+    /// headers move; mappings still expire after their real duration).
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.emulator().set_clock_offset_ms(offset_ms);
+    }
+
+    /// Turns the emulator's drift mode on or off (answers perturbed within the spec).
+    pub fn set_drift(&self, enabled: bool) {
+        self.emulator().set_drift(enabled);
     }
 
     /// `METHOD path` of every /v1 request so far, in order (for assertions and reports).

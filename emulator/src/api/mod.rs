@@ -65,7 +65,7 @@ pub fn operation_for(method: &str, path: &str) -> Option<&'static str> {
 }
 
 /// The `/v1` router with its layers (outermost first: request log, rate-limit headers,
-/// faults/latency, then the token check on everything but `/v1/auth`).
+/// faults/latency, drift, then the token check on everything but `/v1/auth`).
 pub fn router(state: AppState) -> Router {
     let authed = Router::new()
         .route("/v1/auth/logout", post(auth::logout))
@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/auth", post(auth::auth))
         .merge(authed)
+        .layer(from_fn_with_state(state.clone(), crate::drift::perturb))
         .layer(from_fn_with_state(state.clone(), faults::inject))
         .layer(from_fn_with_state(state.clone(), rate_limit_headers))
         .layer(from_fn_with_state(state.clone(), log_request))
@@ -109,7 +110,7 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
             path: req.uri().path().to_string(),
             query: req.uri().query().unwrap_or("").to_string(),
             status: 0,
-            at_ms: now_ms(),
+            at_ms: state.clock_ms(),
         }),
     };
     let resp = next.run(req).await;
@@ -137,6 +138,17 @@ impl Drop for LogEntry {
             self.state.lock().requests.push(record);
         }
     }
+}
+
+/// Sets the HTTP `Date` header (RFC 7231 IMF-fixdate) from the emulator's clock, replacing
+/// the one hyper would add from the machine's clock. Applied to every answer, admin too.
+pub async fn date_header(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let date = httpdate::fmt_http_date(state.clock_time());
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        resp.headers_mut().insert(axum::http::header::DATE, v);
+    }
+    resp
 }
 
 /// Adds `X-Soracom-Ratelimit-*` headers (unless a fault already set them).

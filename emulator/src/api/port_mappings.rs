@@ -49,7 +49,7 @@ pub async fn create_for_sim(
 }
 
 async fn open(state: &AppState, spec: MappingSpec) -> ApiResult<Response> {
-    let wire = napter::open(state, spec).await.map_err(|e| {
+    let wire = napter::open(state, spec, None).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "SEM0500",
@@ -73,7 +73,7 @@ fn imsi_spec(
     common_spec(sim_id, imsi.to_string(), true, "IMSI_PRIORITIZED", req)
 }
 
-fn sim_spec(
+pub(crate) fn sim_spec(
     state: &AppState,
     sim_id: &str,
     req: &CreatePortMappingRequest,

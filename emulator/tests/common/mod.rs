@@ -181,3 +181,56 @@ pub async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// A TCP "device" on 127.0.0.1 (forwarded to with `ssh = "127.0.0.1:PORT"`): greets every
+/// connection with `label\n`, then echoes. Lives as long as the test's runtime.
+pub async fn label_device(label: &'static str) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a device");
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if sock
+                    .write_all(format!("{label}\n").as_bytes())
+                    .await
+                    .is_ok()
+                {
+                    let (mut r, mut w) = sock.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `ipAddress:port` of a wire mapping (JSON).
+pub fn endpoint_of(m: &Value) -> String {
+    format!("{}:{}", m["ipAddress"].as_str().unwrap(), m["port"])
+}
+
+/// Connects to `addr` and reads the greeting line of the device behind it.
+pub async fn greeting(addr: &str) -> (tokio::io::BufReader<tokio::net::TcpStream>, String) {
+    use tokio::io::AsyncBufReadExt;
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the mapping");
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+        .await
+        .expect("greeting in time")
+        .expect("read the greeting");
+    (reader, line.trim_end().to_string())
+}
+
+/// Asserts that `conn` gets closed or reset within 5 s (EOF or an error, never a timeout).
+pub async fn assert_cut(conn: &mut tokio::io::BufReader<tokio::net::TcpStream>) {
+    use tokio::io::AsyncReadExt;
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the live connection was not cut");
+}

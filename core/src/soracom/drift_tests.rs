@@ -35,11 +35,7 @@ fn informational_fields_of_another_shape_read_as_unknown() {
         (&sim.speed_class, &sim.status, &sim.group_id),
         (&None, &None, &None)
     );
-    let tags: Vec<_> = sim
-        .tags
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let tags: Vec<_> = sim.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     assert_eq!(tags, ["floor=3", "name=kiosk", "ok=true"]);
     let session = sim.session_status.clone().unwrap();
     assert!(session.online);
@@ -92,7 +88,10 @@ fn missing_needed_fields_are_named() {
         (r#"{"port":1,"destination":{"port":22}}"#, "ipAddress"),
         (r#"{"ipAddress":"a","destination":{"port":22}}"#, "port"),
         (r#"{"ipAddress":"a","port":1}"#, "destination"),
-        (r#"{"ipAddress":"a","port":1,"destination":{}}"#, "destination.port"),
+        (
+            r#"{"ipAddress":"a","port":1,"destination":{}}"#,
+            "destination.port",
+        ),
     ] {
         let err = parse_answer::<PortMapping>(body.as_bytes()).unwrap_err();
         assert_eq!(err, AnswerError::Missing(field.into()), "{body}");

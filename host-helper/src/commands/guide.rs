@@ -7,6 +7,7 @@ use crate::cli::GuideArgs;
 use crate::error;
 use crate::napter::mapping::{endpoint_of, list_all, live_for};
 use crate::output;
+use crate::soracom::api::segment;
 use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::guide::{guide_text, GuideInput};
@@ -94,7 +95,7 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
 /// The freshest live mapping to the device's port, if any.
 async fn live_endpoint(app: &App, d: &Device, port: u16) -> Result<Option<Endpoint>> {
     let client = app.client()?;
-    let sim_path = format!("/sims/{}", d.sim_id);
+    let sim_path = format!("/sims/{}", segment(&d.sim_id));
     let (sim, maps) = tokio::try_join!(client.get::<Sim>(&sim_path, &[]), list_all(&client))?;
     Ok(live_for(&maps, &sim, Some(port), client.server_now_ms())
         .first()

@@ -54,6 +54,16 @@ pub fn fresh_cached_entry(app: &App, client: &Client, sim_id: &str) -> Option<De
         .find(|e| e.device.sim_id == sim_id)
 }
 
+/// `GET /v1/sims/{id}`: one SIM, fresh from the API.
+pub async fn fetch_sim(client: &Client, sim_id: &str) -> Result<Sim> {
+    client
+        .get(
+            &format!("/sims/{}", crate::soracom::path::segment(sim_id)),
+            &[],
+        )
+        .await
+}
+
 /// Fetches SIMs and mappings, builds the list and refreshes the cache.
 pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let listed_at_ms = now_ms();

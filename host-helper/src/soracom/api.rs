@@ -81,8 +81,6 @@ impl Default for Limits {
     }
 }
 
-pub use crate::soracom::path::segment;
-
 /// An authenticated Soracom API client for one profile.
 pub struct Client {
     /// The HTTP client (rustls, timeouts).

@@ -81,7 +81,7 @@ pub struct SessionStatus {
     /// IMSI of the attached subscriber.
     #[serde(
         default,
-        deserialize_with = "lenient::text_or_unknown",
+        deserialize_with = "lenient::imsi_or_unknown",
         skip_serializing_if = "Option::is_none"
     )]
     pub imsi: Option<String>,
@@ -163,7 +163,7 @@ pub struct SimProfile {
     /// The profile's primary IMSI.
     #[serde(
         default,
-        deserialize_with = "lenient::text_or_unknown",
+        deserialize_with = "lenient::imsi_or_unknown",
         skip_serializing_if = "Option::is_none"
     )]
     pub primary_imsi: Option<String>,
@@ -187,7 +187,8 @@ pub struct SimProfile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sim {
-    /// The SIM id.
+    /// The SIM id (validated: letters and digits only, see `ids::SimId`).
+    #[serde(deserialize_with = "lenient::sim_id")]
     pub sim_id: String,
     /// Operator owning the SIM.
     #[serde(
@@ -289,11 +290,16 @@ impl Sim {
         attached.or(active).or(any)
     }
 
-    /// Every IMSI the SIM has, in profile order.
+    /// Every IMSI the SIM has, in profile order (a subscriber key that is not an IMSI is
+    /// left out).
     pub fn all_imsis(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for profile in self.profiles.values() {
-            let subscribers = profile.subscribers.keys().map(String::as_str);
+            let subscribers = profile
+                .subscribers
+                .keys()
+                .map(String::as_str)
+                .filter(|k| crate::ids::Imsi::try_from(*k).is_ok());
             for imsi in profile
                 .primary_imsi
                 .as_deref()
@@ -608,6 +614,33 @@ pub fn from_api_bytes<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sim_id_that_is_not_letters_and_digits_is_refused_naming_the_field() {
+        for bad in [
+            "*",
+            "192.168.1.20",
+            "pi.local",
+            "-oProxyCommand=x",
+            "",
+            "a b",
+        ] {
+            let body = serde_json::json!({ "simId": bad }).to_string();
+            let err = serde_json::from_str::<Sim>(&body).unwrap_err().to_string();
+            assert!(err.contains("SIM id"), "{bad:?}: {err}");
+        }
+        assert!(serde_json::from_str::<Sim>(r#"{"simId":"8981100000000000001"}"#).is_ok());
+    }
+
+    #[test]
+    fn an_imsi_that_is_not_one_is_unknown_not_matched() {
+        let body = r#"{"simId":"898","sessionStatus":{"imsi":"*"},
+            "profiles":{"p":{"primaryImsi":"x y","subscribers":{"*":{},"440100000000001":{}}}}}"#;
+        let sim: Sim = serde_json::from_str(body).unwrap();
+        assert_eq!(sim.all_imsis(), ["440100000000001"]);
+        assert_eq!(sim.session_status.unwrap().imsi, None);
+    }
+
     use super::*;
 
     #[test]

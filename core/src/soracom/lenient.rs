@@ -133,6 +133,28 @@ pub fn text_or_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
     }
 }
 
+/// A SIM id, which napsh needs and routes on: refused (the item is skipped by a list) unless
+/// it is a valid [`crate::ids::SimId`].
+pub fn sim_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::ids::SimId::try_from(text.as_str())
+        .map(|id| id.as_str().to_string())
+        .map_err(|e| D::Error::custom(e.to_string()))
+}
+
+/// An IMSI of a SIM: `None` (with a note) unless a valid [`crate::ids::Imsi`], so that no
+/// other text is ever matched, resolved or shown as one.
+pub fn imsi_or_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::String(s) if crate::ids::Imsi::try_from(s.as_str()).is_ok() => Ok(Some(s)),
+        other => {
+            note("an IMSI", &other);
+            Ok(None)
+        }
+    }
+}
+
 /// A flag napsh only shows: `None` (with a note) unless a boolean.
 pub fn flag_or_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     match Value::deserialize(d)? {

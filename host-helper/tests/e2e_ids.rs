@@ -68,3 +68,38 @@ fn an_invalid_sim_id_is_skipped_and_the_rest_of_the_fleet_works() {
     assert!(known.lines().all(|l| !l.starts_with('*')), "{known}");
     assert_eq!(env.pinned(&env.sim_id("good")).len(), 1);
 }
+
+/// A device name is resolved only from a fresh device list: a cached list older than a minute
+/// may name a SIM that has since been renamed, or whose name another device took.
+#[test]
+fn a_name_is_never_resolved_from_a_stale_list() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), napsh_e2e::TWO_DEVICES);
+    env.run(&["devices"]).expect_code(0);
+    let cache = std::fs::read_dir(env.path().join("cache/napsh"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("devices-")
+        })
+        .expect("the device cache");
+    let mut list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    // Ten minutes ago, dev-b was called "victim" (since renamed).
+    list["fetchedAtMs"] = serde_json::json!(list["fetchedAtMs"].as_i64().unwrap() - 600_000);
+    for e in list["entries"].as_array_mut().unwrap() {
+        if e["name"] == "dev-b" {
+            e["name"] = serde_json::json!("victim");
+        }
+    }
+    napsh_e2e::write_private(&cache, &list.to_string()).unwrap();
+    let out = env.run(&["ssh", "victim", "--", "true"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("no device named"), "{}", out.stderr);
+    // A SIM id is the SIM's identity: a stale list still resolves it.
+    env.run(&["ssh", &env.sim_id("dev-b"), "--", "true"])
+        .expect_code(0);
+}

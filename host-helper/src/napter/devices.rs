@@ -176,8 +176,16 @@ pub fn matches_filter(entry: &DeviceEntry, filter: &str) -> bool {
 pub async fn resolve_each(app: &App, args: &[&str]) -> Result<Vec<Result<Device>>> {
     let client = app.client()?;
     if let Some(list) = read_cache(&cache_path(app, &client)) {
-        if let Ok(found) = resolve_in(&list.entries, args) {
-            return Ok(found.into_iter().map(Ok).collect());
+        // A name, tag or IMSI may have moved to another SIM since: only a fresh cache answers
+        // those; an exact SIM id (the SIM's identity) may come from a cache of any age.
+        let fresh = now_ms() - list.fetched_at_ms < CACHE_TTL_MS;
+        let by_id = args
+            .iter()
+            .all(|a| list.entries.iter().any(|e| e.device.sim_id == *a));
+        if fresh || by_id {
+            if let Ok(found) = resolve_in(&list.entries, args) {
+                return Ok(found.into_iter().map(Ok).collect());
+            }
         }
     }
     let fresh = fetch(app, &client).await?;

@@ -1,7 +1,8 @@
 //! The `/_emulator/` admin endpoints: request log, state, faults, latency, devices, tokens,
-//! console mappings, clock, drift, IP echo.
+//! console mappings, data-plane faults, clock, drift, IP echo.
 
 use crate::console::{self, ConsoleMapping};
+use crate::dataplane::{LinkAction, LinkTarget};
 use crate::errors::{ApiError, ApiResult};
 use crate::faults::{FaultSet, LatencyConfig};
 use crate::state::{AppState, DeviceInfo, RequestRecord};
@@ -11,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use napsh_core::soracom::PortMapping;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -29,6 +30,8 @@ pub fn router(state: AppState) -> Router {
             put(set_latency).get(get_latency).delete(clear_latency),
         )
         .route("/_emulator/devices/{sim_id}", post(update_device))
+        .route("/_emulator/devices/{sim_id}/link", post(device_link))
+        .route("/_emulator/mappings/{ip}/{port}/link", post(mapping_link))
         .route("/_emulator/tokens/expire", post(expire_tokens))
         .route("/_emulator/mappings", post(console_create))
         .route("/_emulator/mappings/{ip}/{port}", delete(console_delete))
@@ -36,8 +39,8 @@ pub fn router(state: AppState) -> Router {
             "/_emulator/mappings/{ip}/{port}/expire",
             post(expire_mapping),
         )
-        .route("/_emulator/clock", put(set_clock).get(get_clock))
-        .route("/_emulator/drift", put(set_drift).get(get_drift))
+        .route("/_emulator/clock", put(set_clock))
+        .route("/_emulator/drift", put(set_drift))
         .route("/_emulator/napter/next_port", put(set_next_port))
         .route("/_emulator/ip", get(caller_ip))
         .with_state(state)
@@ -56,7 +59,10 @@ async fn state_view(State(state): State<AppState>) -> Json<Value> {
     let devices = state.device_infos();
     let mappings = state.mapping_wires();
     let tokens = state.lock().tokens.len();
-    Json(json!({ "mappings": mappings, "devices": devices, "tokens": tokens }))
+    Json(
+        json!({ "mappings": mappings, "devices": devices, "tokens": tokens,
+                 "clock_offset_ms": state.clock_offset_ms(), "drift": state.drift() }),
+    )
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> ApiResult<T> {
@@ -64,10 +70,17 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> ApiResult<T> {
         .map_err(|e| ApiError::bad_request("SBX0001", format!("Invalid admin request: {e}")))
 }
 
-async fn set_faults(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
-    let set: FaultSet = parse(&body)?;
-    state.lock().faults = set.rules;
+/// Parses an admin body that sets something and applies it: 204.
+fn setting<T: for<'de> Deserialize<'de>>(
+    body: &[u8],
+    apply: impl FnOnce(T),
+) -> ApiResult<StatusCode> {
+    apply(parse(body)?);
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_faults(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
+    setting(&body, |set: FaultSet| state.lock().faults = set.rules)
 }
 
 async fn get_faults(State(state): State<AppState>) -> Json<FaultSet> {
@@ -82,9 +95,9 @@ async fn clear_faults(State(state): State<AppState>) -> StatusCode {
 }
 
 async fn set_latency(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
-    let latency: LatencyConfig = parse(&body)?;
-    state.lock().latency = latency;
-    Ok(StatusCode::NO_CONTENT)
+    setting(&body, |latency: LatencyConfig| {
+        state.lock().latency = latency
+    })
 }
 
 async fn get_latency(State(state): State<AppState>) -> Json<LatencyConfig> {
@@ -128,6 +141,39 @@ async fn update_device(
     info.map(Json).ok_or_else(unknown)
 }
 
+async fn device_link(
+    State(state): State<AppState>,
+    Path(sim_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    if !state.lock().devices.contains_key(&sim_id) {
+        return Err(ApiError::not_found(
+            "SBX0004",
+            format!("No such device: {sim_id}"),
+        ));
+    }
+    link(&state, LinkTarget::device(&sim_id), &body)
+}
+
+async fn mapping_link(
+    State(state): State<AppState>,
+    Path((ip, port)): Path<(String, u16)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let key = (ip.clone(), port);
+    if !state.lock().mappings.contains_key(&key) {
+        return no_content_or_unknown(false, &ip, port).map(|_| Json(Value::Null));
+    }
+    link(&state, LinkTarget::mapping(&ip, port), &body)
+}
+
+/// Applies the `LinkAction` in `body` to `target`: `{"connections": live connections reached}`.
+fn link(state: &AppState, target: LinkTarget, body: &[u8]) -> ApiResult<Json<Value>> {
+    let action: LinkAction = parse(body)?;
+    let reached = crate::dataplane::apply(state, &target, &action);
+    Ok(Json(json!({ "connections": reached })))
+}
+
 async fn expire_tokens(State(state): State<AppState>) -> StatusCode {
     for t in state.lock().tokens.values_mut() {
         t.expires_at_ms = 0;
@@ -164,42 +210,28 @@ fn no_content_or_unknown(found: bool, ip: &str, port: u16) -> ApiResult<StatusCo
         .ok_or_else(|| ApiError::not_found("SBX0005", format!("No such mapping: {ip}:{port}")))
 }
 
-/// Body of `PUT /_emulator/clock` (and answer of `GET`).
-#[derive(Debug, Serialize, Deserialize)]
+/// Body of `PUT /_emulator/clock`.
+#[derive(Debug, Deserialize)]
 struct Clock {
     /// How far the emulator's clock runs ahead of the machine's, in ms (negative = behind).
     offset_ms: i64,
 }
 
 async fn set_clock(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
-    let clock: Clock = parse(&body)?;
-    state.set_clock_offset_ms(clock.offset_ms);
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn get_clock(State(state): State<AppState>) -> Json<Clock> {
-    Json(Clock {
-        offset_ms: state.clock_offset_ms(),
+    setting(&body, |clock: Clock| {
+        state.set_clock_offset_ms(clock.offset_ms)
     })
 }
 
-/// Body of `PUT /_emulator/drift` (and answer of `GET`).
-#[derive(Debug, Serialize, Deserialize)]
+/// Body of `PUT /_emulator/drift`.
+#[derive(Debug, Deserialize)]
 struct Drift {
     /// Whether answers drift.
     enabled: bool,
 }
 
 async fn set_drift(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
-    let drift: Drift = parse(&body)?;
-    state.set_drift(drift.enabled);
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn get_drift(State(state): State<AppState>) -> Json<Drift> {
-    Json(Drift {
-        enabled: state.drift(),
-    })
+    setting(&body, |drift: Drift| state.set_drift(drift.enabled))
 }
 
 /// Body of `PUT /_emulator/napter/next_port`.
@@ -210,9 +242,9 @@ struct NextPort {
 }
 
 async fn set_next_port(State(state): State<AppState>, body: Bytes) -> ApiResult<StatusCode> {
-    let next: NextPort = parse(&body)?;
-    state.lock().next_napter_port = Some(next.port);
-    Ok(StatusCode::NO_CONTENT)
+    setting(&body, |next: NextPort| {
+        state.lock().next_napter_port = Some(next.port);
+    })
 }
 
 async fn caller_ip(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> String {

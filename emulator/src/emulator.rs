@@ -2,6 +2,7 @@
 //! runtime control and teardown (also on drop: no sshd outlives it).
 
 use crate::console::ConsoleMapping;
+use crate::dataplane::{LinkAction, LinkTarget};
 use crate::faults::{FaultRule, LatencyConfig};
 use crate::fleet::{Fleet, SshTarget};
 use crate::sshd::SshServer;
@@ -210,6 +211,17 @@ impl Emulator {
     /// Turns drift mode on or off (answers perturbed within the spec; docs/DESIGN.md).
     pub fn set_drift(&self, enabled: bool) {
         self.state.set_drift(enabled);
+    }
+
+    /// Applies a data-plane fault to every connection (live and new) to a device or through a
+    /// mapping: cut, blackhole, shaping, clear. Returns how many live connections it reaches.
+    pub fn link(&self, target: &LinkTarget, action: &LinkAction) -> usize {
+        crate::dataplane::apply(&self.state, target, action)
+    }
+
+    /// How many live forwarded connections `target` covers.
+    pub fn live_connections(&self, target: &LinkTarget) -> usize {
+        crate::dataplane::live_connections(&self.state, target)
     }
 
     /// The next mapping created listens on `port` (e.g. the port of a deleted mapping: a Napter

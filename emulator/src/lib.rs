@@ -4,11 +4,13 @@
 pub mod admin;
 pub mod api;
 pub mod console;
+pub mod dataplane;
 pub mod drift;
 pub mod emulator;
 pub mod errors;
 pub mod faults;
 pub mod fleet;
+pub mod forward;
 pub mod napter;
 pub mod pagination;
 pub mod server;
@@ -16,6 +18,7 @@ pub mod sshd;
 pub mod state;
 
 pub use console::ConsoleMapping;
+pub use dataplane::{LinkAction, LinkTarget, Shaping};
 pub use emulator::{Emulator, EmulatorConfig, ReadyInfo};
 pub use faults::{Fault, FaultRule, LatencyConfig};
 pub use fleet::Fleet;

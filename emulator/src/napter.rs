@@ -1,6 +1,9 @@
-//! Napter for real: one TCP listener per mapping, forwarding to the device's SSH target,
-//! with source-range, online and expiry enforcement and audit entries.
+//! Napter for real: one TCP listener per mapping, forwarding to the device's SSH target
+//! (`forward`, under the data-plane faults of `dataplane`), with source-range, online and
+//! expiry enforcement and audit entries.
 
+use crate::dataplane::{self, LinkWatch, LiveConn};
+use crate::forward::{self, Relayed};
 use crate::state::{AppState, LiveMapping};
 use anyhow::Context;
 use ipnet::IpNet;
@@ -187,6 +190,7 @@ pub fn end(
         }
     }?;
     removed.cancel.cancel();
+    dataplane::forget_mapping(state, ip, port);
     state.audit(event(how.audit_type(), &removed.imsi, &removed.wire, None));
     tracing::info!(%ip, port, ending = ?how, "mapping ended");
     Some(removed.wire)
@@ -298,74 +302,28 @@ async fn handle(sock: TcpStream, peer: SocketAddr, conn_id: String, ctx: Forward
     };
     audit("CONNECTED");
     tracing::info!(%target, "forwarding");
-    match relay_until_cancelled(sock, upstream, &ctx.cancel).await {
-        Ok(Relayed::Finished(m)) => tracing::info!(up = m.up, down = m.down, "connection finished"),
-        Ok(Relayed::Cut) => tracing::info!("mapping closed; dropping connection"),
-        Err(e) => tracing::info!(error = %format!("{e:#}"), "connection ended with error"),
-    }
+    forward_live(sock, upstream, &ctx).await;
     audit("CLOSED");
 }
 
-/// How a forwarded connection ended.
-enum Relayed {
-    /// Both sides finished; the bytes moved.
-    Finished(napsh_relay::Moved),
-    /// The mapping was deleted or expired: the connection was cut.
-    Cut,
-}
-
-/// Forwards `client` ⇄ `device` in the kernel (napsh-relay's splice relay on a thread of
-/// its own: the same relay as `napsh tunnel`, so benchmarks measure napsh, not this
-/// stand-in) until both sides finish or `cancel` fires, which cuts the connection — as does
-/// dropping this future (the emulator shutting down), so no relay outlives the emulator.
-async fn relay_until_cancelled(
-    client: TcpStream,
-    device: TcpStream,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Relayed> {
-    let client = client.into_std().context("taking the client socket")?;
-    let device = device.into_std().context("taking the device socket")?;
-    // Dropped on return: a cancelled relay is cut; a finished one is already closed.
-    let _cut_on_return =
-        napsh_relay::Cutoff::new(&client, &device).context("cloning the sockets")?;
-    let client_handle = client.try_clone().context("cloning the client socket")?;
-    let (done, relayed) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("napter-relay".into())
-        .spawn(move || done.send(napsh_relay::relay(client, device)))
-        .context("starting a relay thread")?;
-    tokio::select! {
-        _ = cancel.cancelled() => {
-            reset_on_close(&client_handle);
-            Ok(Relayed::Cut)
-        }
-        r = relayed => {
-            let moved = r.context("the relay thread failed")?.context("relaying")?;
-            Ok(Relayed::Finished(moved))
-        }
-    }
-}
-
-/// Makes the last close of `sock` send a reset (after the FIN of the cut): a cut connection
-/// is reset, not ended cleanly.
-fn reset_on_close(sock: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket fd, and an option value of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "SO_LINGER");
+/// Forwards a client to its device until both finish or the connection is cut (mapping
+/// ended, data-plane cut), registered as live meanwhile so data-plane faults reach it.
+async fn forward_live(client: TcpStream, device: TcpStream, ctx: &ForwardCtx) {
+    let cut = ctx.cancel.child_token();
+    let endpoint = (ctx.wire.ip_address.clone(), ctx.wire.port);
+    let link = LinkWatch::new(&ctx.state, &ctx.spec.sim_id, &endpoint.0, endpoint.1);
+    let _live = dataplane::register(
+        &ctx.state,
+        LiveConn {
+            sim_id: ctx.spec.sim_id.clone(),
+            endpoint,
+            cut: cut.clone(),
+        },
+    );
+    match forward::relay(client, device, link, &cut).await {
+        Ok(Relayed::Finished { up, down }) => tracing::info!(up, down, "connection finished"),
+        Ok(Relayed::Cut) => tracing::info!("connection cut"),
+        Err(e) => tracing::info!(error = %e, "connection ended with error"),
     }
 }
 

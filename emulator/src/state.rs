@@ -239,6 +239,8 @@ pub struct Inner {
     pub next_mapping_id: u64,
     /// Port the next mapping listens on (endpoint-reuse tests); a free port when `None`.
     pub next_napter_port: Option<u16>,
+    /// Live connections and data-plane faults.
+    pub dataplane: crate::dataplane::DataPlane,
 }
 
 /// Read-only settings plus the locked state; shared by every task.

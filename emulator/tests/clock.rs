@@ -74,16 +74,8 @@ async fn every_answer_carries_a_date_on_the_emulators_clock() {
         .unwrap();
     assert_eq!(unauthenticated.status(), 401);
     assert_on_clock("Date of a 401", date_ms(&unauthenticated), THREE_HOURS_MS);
-    let clock: Value = client
-        .http
-        .get(format!("{}/_emulator/clock", emu.api_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(clock["offset_ms"], json!(THREE_HOURS_MS));
+    let state = common::admin_get(&emu, "/_emulator/state").await;
+    assert_eq!(state["clock_offset_ms"], json!(THREE_HOURS_MS));
 }
 
 #[tokio::test]
@@ -110,12 +102,7 @@ async fn mapping_and_audit_times_follow_the_clock() {
     let audit = emu.audit_log();
     let entry = audit.iter().find(|e| e.entry_type == "CREATED").unwrap();
     assert!(entry.created_at >= created && entry.created_at - created < 2000);
-    let sim: Value = client
-        .get(&format!("/v1/sims/{SIM}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sim = client.get_json(&format!("/v1/sims/{SIM}")).await;
     assert_eq!(sim["lastPortMappingCreatedTime"].as_i64(), Some(created));
     let log = emu.request_log();
     assert_on_clock("request log", log.last().unwrap().at_ms, -THREE_HOURS_MS);

@@ -23,17 +23,19 @@ fn statuses(emu: &Emulator, path: &str) -> Vec<u16> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_create_that_succeeded_server_side_answers_500() {
+/// An emulator with one fault rule for creates (`times` 1; after the operation when `after`),
+/// and a logged-in client.
+async fn with_create_fault(fault: Fault, after: bool) -> (Emulator, Client) {
     let emu = start(BASE_FLEET).await;
     let client = Client::login(&emu).await;
-    emu.set_faults(vec![FaultRule::new(
-        "POST",
-        CREATE,
-        Fault::Status { status: 500 },
-        Some(1),
-    )
-    .after()]);
+    let rule = FaultRule::new("POST", CREATE, fault, Some(1));
+    emu.set_faults(vec![if after { rule.after() } else { rule }]);
+    (emu, client)
+}
+
+#[tokio::test]
+async fn a_create_that_succeeded_server_side_answers_500() {
+    let (emu, client) = with_create_fault(Fault::Status { status: 500 }, true).await;
     common::error_body(client.post(CREATE, create_body()).await, 500, "COM").await;
     assert_eq!(emu.mappings().len(), 1, "the mapping was created anyway");
     assert!(emu.audit_log().iter().any(|e| e.entry_type == "CREATED"));
@@ -42,14 +44,7 @@ async fn a_create_that_succeeded_server_side_answers_500() {
 
 #[tokio::test]
 async fn a_plain_fault_still_skips_the_operation() {
-    let emu = start(BASE_FLEET).await;
-    let client = Client::login(&emu).await;
-    emu.set_faults(vec![FaultRule::new(
-        "POST",
-        CREATE,
-        Fault::Status { status: 500 },
-        Some(1),
-    )]);
+    let (emu, client) = with_create_fault(Fault::Status { status: 500 }, false).await;
     common::error_body(client.post(CREATE, create_body()).await, 500, "COM").await;
     assert!(emu.mappings().is_empty());
 }
@@ -63,15 +58,7 @@ async fn a_dropped_answer_after_the_create() {
     let admin = format!("{}/_emulator/faults", emu.api_url());
     let put = client.http.put(&admin).json(&rule).send().await.unwrap();
     assert_eq!(put.status(), 204);
-    let got: Value = client
-        .http
-        .get(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = common::admin_get(&emu, "/_emulator/faults").await;
     assert_eq!(got["rules"][0]["after"], json!(true));
     let sent = client
         .req(Method::POST, CREATE)
@@ -85,15 +72,7 @@ async fn a_dropped_answer_after_the_create() {
 
 #[tokio::test]
 async fn an_answer_delayed_beyond_the_client_timeout() {
-    let emu = start(BASE_FLEET).await;
-    let client = Client::login(&emu).await;
-    emu.set_faults(vec![FaultRule::new(
-        "POST",
-        CREATE,
-        Fault::Delay { ms: 3000 },
-        Some(1),
-    )
-    .after()]);
+    let (emu, client) = with_create_fault(Fault::Delay { ms: 3000 }, true).await;
     let sent = client
         .req(Method::POST, CREATE)
         .json(&create_body())

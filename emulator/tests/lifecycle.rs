@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{assert_cut, endpoint_of, greeting, label_device, start, Client};
+use common::{admin_send, assert_cut, endpoint_of, greeting, label_fleet, Client};
 use napsh_emulator::{ConsoleMapping, Emulator};
+use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
@@ -14,29 +15,19 @@ const SIM_B: &str = "8942310077000000002";
 
 /// Two online devices, `dev-a` and `dev-b`, each a label device of the test.
 async fn two_devices() -> Emulator {
-    let (a, b) = (label_device("dev-a").await, label_device("dev-b").await);
-    start(&format!(
-        r#"
-[[credentials]]
-auth_key_id = "keyId-demo"
-auth_key = "secret-demo"
-
-[[devices]]
-name = "dev-a"
-sim_id = "{SIM_A}"
-imsi = "{IMSI_A}"
-online = true
-ssh = "127.0.0.1:{a}"
-
-[[devices]]
-name = "dev-b"
-sim_id = "{SIM_B}"
-imsi = "440107700000002"
-online = true
-ssh = "127.0.0.1:{b}"
-"#
-    ))
+    label_fleet(&[
+        ("dev-a", SIM_A, IMSI_A),
+        ("dev-b", SIM_B, "440107700000002"),
+    ])
     .await
+}
+
+/// napsh's mapping to dev-a, deleted from the console at once: its port is free.
+async fn freed_endpoint(emu: &Emulator, client: &Client) -> (Value, u16) {
+    let mine = napsh_mapping(client).await;
+    let port = mine["port"].as_u64().unwrap() as u16;
+    assert!(emu.console_delete("127.0.0.1", port));
+    (mine, port)
 }
 
 /// napsh's own mapping to dev-a (IMSI form).
@@ -104,14 +95,10 @@ async fn console_delete_cuts_connections_outside_the_request_log() {
     assert!(!emu.console_delete("127.0.0.1", port), "already gone");
     assert_cut(&mut conn).await;
     // the same through the admin API
-    let admin = format!(
-        "{}/_emulator/mappings/127.0.0.1/{}",
-        emu.api_url(),
-        second["port"]
-    );
-    let http = reqwest::Client::new();
-    assert_eq!(http.delete(&admin).send().await.unwrap().status(), 204);
-    assert_eq!(http.delete(&admin).send().await.unwrap().status(), 404);
+    let admin = format!("/_emulator/mappings/127.0.0.1/{}", second["port"]);
+    let delete = || admin_send(&emu, Method::DELETE, &admin, Value::Null);
+    assert_eq!(delete().await.status(), 204);
+    assert_eq!(delete().await.status(), 404);
     assert!(emu.mappings().is_empty());
     assert_eq!(audit_count(&emu, "DELETED"), 2);
     assert!(v1_calls(&emu).is_empty(), "{:?}", v1_calls(&emu));
@@ -123,9 +110,7 @@ async fn console_delete_cuts_connections_outside_the_request_log() {
 async fn console_create_hands_a_freed_endpoint_to_another_device() {
     let emu = two_devices().await;
     let client = Client::login(&emu).await;
-    let mine = napsh_mapping(&client).await;
-    let port = mine["port"].as_u64().unwrap() as u16;
-    assert!(emu.console_delete("127.0.0.1", port));
+    let (mine, port) = freed_endpoint(&emu, &client).await;
     // at once: the freed port is taken again without waiting for anything
     let theirs = emu
         .console_create(ConsoleMapping {
@@ -147,12 +132,9 @@ async fn console_create_hands_a_freed_endpoint_to_another_device() {
         hello, "dev-b",
         "the old endpoint now leads to another device"
     );
-    let listed: Value = client
-        .get(&format!("/v1/port_mappings/sims/{SIM_B}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = client
+        .get_json(&format!("/v1/port_mappings/sims/{SIM_B}"))
+        .await;
     assert_eq!(listed[0]["port"], json!(port));
     let posts: Vec<String> = v1_calls(&emu)
         .into_iter()
@@ -164,25 +146,17 @@ async fn console_create_hands_a_freed_endpoint_to_another_device() {
 #[tokio::test]
 async fn console_create_over_http_and_its_refusals() {
     let emu = two_devices().await;
-    let http = reqwest::Client::new();
-    let url = format!("{}/_emulator/mappings", emu.api_url());
-    let post = |body: Value| http.post(&url).json(&body).send();
-    let resp = post(json!({"sim_id": SIM_A, "device_port": 22}))
-        .await
-        .unwrap();
+    let post = |body: Value| admin_send(&emu, Method::POST, "/_emulator/mappings", body);
+    let resp = post(json!({"sim_id": SIM_A, "device_port": 22})).await;
     assert_eq!(resp.status(), 201);
     let m: Value = resp.json().await.unwrap();
     assert_eq!(m["destination"]["simId"], SIM_A);
     assert_eq!(m["duration"], 3600);
     assert_eq!(greeting(&endpoint_of(&m)).await.1, "dev-a");
-    let busy = post(json!({"sim_id": SIM_B, "port": m["port"]}))
-        .await
-        .unwrap();
+    let busy = post(json!({"sim_id": SIM_B, "port": m["port"]})).await;
     assert_eq!(busy.status(), 409, "the endpoint is held by a live mapping");
-    assert_eq!(post(json!({"sim_id": "nope"})).await.unwrap().status(), 404);
-    let long = post(json!({"sim_id": SIM_B, "duration_secs": 99999}))
-        .await
-        .unwrap();
+    assert_eq!(post(json!({"sim_id": "nope"})).await.status(), 404);
+    let long = post(json!({"sim_id": SIM_B, "duration_secs": 99999})).await;
     assert_eq!(long.status(), 400);
     assert_eq!(emu.mappings().len(), 1);
     assert_eq!(audit_count(&emu, "CREATED"), 1);
@@ -193,18 +167,9 @@ async fn console_create_over_http_and_its_refusals() {
 async fn reuse_port_for_next_mapping_still_picks_the_endpoint() {
     let emu = two_devices().await;
     let client = Client::login(&emu).await;
-    let first = napsh_mapping(&client).await;
-    let port = first["port"].as_u64().unwrap() as u16;
-    assert!(emu.console_delete("127.0.0.1", port));
+    let (_, port) = freed_endpoint(&emu, &client).await;
     emu.reuse_port_for_next_mapping(port);
-    let resp = client
-        .post(
-            &format!("/v1/port_mappings/sims/{SIM_B}"),
-            json!({"destination":{"port":22,"service":"air"},"duration":60}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
-    let second: Value = resp.json().await.unwrap();
+    let second = client.create_for_sim(SIM_B, 60).await;
     assert_eq!(second["port"], json!(port));
     assert_eq!(greeting(&endpoint_of(&second)).await.1, "dev-b");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{eventually, start, Client};
+use common::{eventually, expect_closed, start, Client};
 use napsh_emulator::SshServer;
 use serde_json::{json, Value};
 use std::io::BufRead;
@@ -57,19 +57,6 @@ async fn read_banner(addr: &str) -> String {
     .expect("banner in time")
     .expect("read banner");
     line
-}
-
-/// Connects and expects the emulator to close at once without sending anything.
-async fn expect_closed(addr: &str) {
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .expect("listener still accepts");
-    let mut buf = [0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
-        .await
-        .expect("closed in time")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "expected an immediate close");
 }
 
 fn audit_types(emu: &napsh_emulator::Emulator) -> Vec<String> {

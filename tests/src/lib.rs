@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use napsh_core::soracom::PortMapping;
 pub use napsh_emulator::faults::path_matches;
-pub use napsh_emulator::{ConsoleMapping, Fault, FaultRule};
+pub use napsh_emulator::{ConsoleMapping, Fault, FaultRule, LinkAction, LinkTarget, Shaping};
 use napsh_emulator::{Emulator, EmulatorConfig, Fleet, RequestRecord};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -227,6 +227,41 @@ impl TestEnv {
     /// Turns the emulator's drift mode on or off (answers perturbed within the spec).
     pub fn set_drift(&self, enabled: bool) {
         self.emulator().set_drift(enabled);
+    }
+
+    /// Applies a data-plane fault to every connection to the device named `name`; returns how
+    /// many live connections it reached.
+    pub fn device_link(&self, name: &str, action: LinkAction) -> usize {
+        self.emulator()
+            .link(&LinkTarget::device(&self.sim_id(name)), &action)
+    }
+
+    /// Resets every live connection to the device named `name` (a dropped cellular link).
+    pub fn cut_device(&self, name: &str) -> usize {
+        self.device_link(name, LinkAction::Cut)
+    }
+
+    /// Forwards nothing to or from the device named `name` for `secs` seconds, without closing.
+    pub fn blackhole_device(&self, name: &str, secs: u64) -> usize {
+        self.device_link(name, LinkAction::Blackhole { secs })
+    }
+
+    /// Cellular shaping of the device named `name`: added round trip and bandwidth limit.
+    pub fn shape_device(&self, name: &str, rtt_ms: u64, kbit_per_sec: Option<u64>) -> usize {
+        self.device_link(
+            name,
+            LinkAction::Shape(Shaping {
+                rtt_ms,
+                kbit_per_sec,
+            }),
+        )
+    }
+
+    /// Takes the device named `name` offline (new connections refused) or back online.
+    pub fn set_device_online(&self, name: &str, online: bool) {
+        self.emulator()
+            .set_online(&self.sim_id(name), online)
+            .expect("a fleet device");
     }
 
     /// `METHOD path` of every /v1 request so far, in order (for assertions and reports).

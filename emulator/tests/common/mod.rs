@@ -156,6 +156,23 @@ impl Client {
             .expect("POST")
     }
 
+    /// GET with auth headers, the body parsed as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.expect("a JSON body")
+    }
+
+    /// Creates a mapping to port 22 of `sim` in the per-SIM form (201 expected); its JSON.
+    pub async fn create_for_sim(&self, sim: &str, duration: u64) -> Value {
+        let resp = self
+            .post(
+                &format!("/v1/port_mappings/sims/{sim}"),
+                json!({"destination":{"port":22,"service":"air"},"duration":duration}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        resp.json().await.expect("a mapping")
+    }
+
     /// DELETE with auth headers.
     pub async fn delete(&self, path: &str) -> Response {
         self.req(Method::DELETE, path).send().await.expect("DELETE")
@@ -227,10 +244,62 @@ pub async fn greeting(addr: &str) -> (tokio::io::BufReader<tokio::net::TcpStream
     (reader, line.trim_end().to_string())
 }
 
-/// Asserts that `conn` gets closed or reset within 5 s (EOF or an error, never a timeout).
+/// Asserts that `conn` gets reset within 5 s (a cut connection: RST, not a clean close).
 pub async fn assert_cut(conn: &mut tokio::io::BufReader<tokio::net::TcpStream>) {
     use tokio::io::AsyncReadExt;
     let mut rest = Vec::new();
-    let ended = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut rest)).await;
-    assert!(ended.is_ok(), "the live connection was not cut");
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut rest))
+        .await
+        .expect("the live connection was not cut");
+    let err = ended.expect_err("a reset, not a clean close");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+}
+
+/// Starts an emulator whose fleet is one online device per (name, SIM id, IMSI), each
+/// forwarding to a [`label_device`] that greets with the device's name.
+pub async fn label_fleet(devices: &[(&'static str, &str, &str)]) -> Emulator {
+    let mut fleet =
+        String::from("[[credentials]]\nauth_key_id = \"keyId-demo\"\nauth_key = \"secret-demo\"\n");
+    for (name, sim_id, imsi) in devices {
+        let port = label_device(name).await;
+        fleet.push_str(&format!(
+            "\n[[devices]]\nname = \"{name}\"\nsim_id = \"{sim_id}\"\nimsi = \"{imsi}\"\n\
+             online = true\nssh = \"127.0.0.1:{port}\"\n"
+        ));
+    }
+    start(&fleet).await
+}
+
+/// An admin request (`/_emulator/…`) with a JSON body.
+pub async fn admin_send(emu: &Emulator, method: Method, path: &str, body: Value) -> Response {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", emu.api_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("admin request")
+}
+
+/// An admin GET (`/_emulator/…`), the body parsed as JSON.
+pub async fn admin_get(emu: &Emulator, path: &str) -> Value {
+    reqwest::get(format!("{}{path}", emu.api_url()))
+        .await
+        .expect("admin GET")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+/// Connects and expects the emulator to close at once without sending anything.
+pub async fn expect_closed(addr: &str) {
+    use tokio::io::AsyncReadExt;
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("listener still accepts");
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("closed in time")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "expected an immediate close");
 }

@@ -4,6 +4,7 @@
 //! keys that cycle or never end, bodies past the size limit, drifted and broken list items.
 
 use super::*;
+use crate::soracom::path::segment;
 use crate::soracom::profile::Credentials;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap as AxHeaders, StatusCode as AxStatus};

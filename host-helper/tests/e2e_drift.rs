@@ -4,25 +4,20 @@
 //! beyond u16. `devices`, `connect`, `mappings`, `ssh` and `audit` work as without drift, and
 //! no mapping is left behind.
 
-use napsh_e2e::TestEnv;
+use napsh_e2e::{TestEnv, ONE_SSH_DEVICE};
 use serde_json::Value;
 
-/// Four devices (two pages at the harness's `page_size = 3`); only kiosk-12 has an sshd.
-const FLEET: &str = r#"
-[[devices]]
-name = "kiosk-12"
-online = true
-ssh = "spawn"
-tags = { role = "kiosk", site = "osaka" }
-
+/// Devices besides kiosk-12 (the harness's one sshd device): four in all, two pages at the
+/// harness's `page_size = 3`.
+const MORE_DEVICES: &str = r#"
 [[devices]]
 name = "kiosk-13"
 online = true
 speed_class = "s1.fast"
+tags = { role = "kiosk", site = "osaka" }
 
 [[devices]]
 name = "kiosk-off"
-online = false
 
 [[devices]]
 name = "sensor-01"
@@ -31,7 +26,8 @@ online = true
 
 /// An env whose emulator drifts from the start.
 fn drifting() -> TestEnv {
-    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
+    let fleet = format!("{ONE_SSH_DEVICE}{MORE_DEVICES}");
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
     env.set_drift(true);
     env
 }
@@ -49,9 +45,9 @@ fn devices_are_listed_under_drift() {
     let kiosk = list.iter().find(|d| d["name"] == "kiosk-12").unwrap();
     assert_eq!(kiosk["simId"], env.sim_id("kiosk-12").as_str());
     assert_eq!(kiosk["online"], true);
-    assert_eq!(kiosk["tags"]["site"], "osaka");
     assert!(kiosk["imsi"].is_string(), "{kiosk}");
     let fast = list.iter().find(|d| d["name"] == "kiosk-13").unwrap();
+    assert_eq!(fast["tags"]["site"], "osaka");
     assert!(fast["speedClass"].is_null(), "omitted by drift: {fast}");
     let table = env.run(&["devices", "--refresh"]);
     table.expect_code(0);

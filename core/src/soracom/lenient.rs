@@ -108,29 +108,29 @@ pub fn whole<'de, D: Deserializer<'de>, T: Whole>(d: D) -> Result<T, D::Error> {
     })
 }
 
+/// `v` through `pick`, or `None` (with a note saying `expected`) when `pick` finds nothing
+/// usable; `null` is simply unknown.
+fn shown<T>(v: Value, expected: &str, pick: impl FnOnce(&Value) -> Option<T>) -> Option<T> {
+    if v.is_null() {
+        return None;
+    }
+    let picked = pick(&v);
+    if picked.is_none() {
+        note(expected, &v);
+    }
+    picked
+}
+
 /// A number napsh only shows: `None` (with a note) unless a whole number in `T`'s range.
 pub fn whole_or_unknown<'de, D: Deserializer<'de>, T: Whole>(d: D) -> Result<Option<T>, D::Error> {
-    let v = Value::deserialize(d)?;
-    if v.is_null() {
-        return Ok(None);
-    }
-    let n = whole_in_range(&v);
-    if n.is_none() {
-        note(&format!("a whole number {}", T::RANGE), &v);
-    }
-    Ok(n)
+    let expected = format!("a whole number {}", T::RANGE);
+    Ok(shown(Value::deserialize(d)?, &expected, whole_in_range))
 }
 
 /// Text napsh only shows: `None` (with a note) unless a string.
 pub fn text_or_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        other => {
-            note("a string", &other);
-            Ok(None)
-        }
-    }
+    let pick = |v: &Value| v.as_str().map(str::to_string);
+    Ok(shown(Value::deserialize(d)?, "a string", pick))
 }
 
 /// A SIM id, which napsh needs and routes on: refused (the item is skipped by a list) unless
@@ -157,14 +157,11 @@ pub fn imsi_or_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
 
 /// A flag napsh only shows: `None` (with a note) unless a boolean.
 pub fn flag_or_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::Bool(b) => Ok(Some(b)),
-        other => {
-            note("true or false", &other);
-            Ok(None)
-        }
-    }
+    Ok(shown(
+        Value::deserialize(d)?,
+        "true or false",
+        Value::as_bool,
+    ))
 }
 
 /// A flag whose unknown value reads as `false` (`sessionStatus.online`: not known online).
@@ -179,17 +176,10 @@ where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    let v = Value::deserialize(d)?;
-    if v.is_null() {
-        return Ok(None);
-    }
-    match T::deserialize(&v) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) => {
-            note(&format!("a valid {} ({e})", short_type_name::<T>()), &v);
-            Ok(None)
-        }
-    }
+    let expected = format!("a valid {}", short_type_name::<T>());
+    Ok(shown(Value::deserialize(d)?, &expected, |v| {
+        T::deserialize(v).ok()
+    }))
 }
 
 /// Like [`part_or_unknown`] for a part that is empty when unknown (profiles, source ranges).

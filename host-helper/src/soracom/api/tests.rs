@@ -4,6 +4,7 @@
 //! keys that cycle or never end, bodies past the size limit, drifted and broken list items.
 
 use super::*;
+use crate::soracom::path::segment;
 use crate::soracom::profile::Credentials;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap as AxHeaders, StatusCode as AxStatus};
@@ -248,6 +249,12 @@ fn client(endpoint: &str, dir: &std::path::Path, key: &str) -> Client {
 
 type Any = serde_json::Value;
 
+/// The one-line text of `err`, which must be an API error (exit 5).
+fn api_error_text(err: &anyhow::Error) -> String {
+    assert_eq!(crate::error::kind_of(err), ErrorKind::Api, "{err:#}");
+    crate::error::one_line(err)
+}
+
 #[tokio::test]
 async fn follows_pagination_to_the_end() {
     let (url, _) = start().await;
@@ -393,8 +400,7 @@ async fn a_page_key_that_comes_back_stops_the_listing() {
         .list::<Any>("/cycle")
         .await
         .unwrap_err();
-    assert_eq!(crate::error::kind_of(&err), ErrorKind::Api);
-    let text = crate::error::one_line(&err);
+    let text = api_error_text(&err);
     assert!(
         text.contains("GET /v1/cycle") && text.contains("page key") && text.contains("again"),
         "{text}"
@@ -416,10 +422,10 @@ async fn a_listing_stops_at_the_page_and_item_limits() {
         ..Limits::default()
     };
     let c = client(&url, dir.path(), "secret-1").with_limits(limits(5, 1000));
-    let text = crate::error::one_line(&c.list::<Any>("/endless").await.unwrap_err());
+    let text = api_error_text(&c.list::<Any>("/endless").await.unwrap_err());
     assert!(text.contains("more than 5 pages"), "{text}");
     let c = client(&url, dir.path(), "secret-1").with_limits(limits(1000, 7));
-    let text = crate::error::one_line(&c.list::<Any>("/endless").await.unwrap_err());
+    let text = api_error_text(&c.list::<Any>("/endless").await.unwrap_err());
     assert!(text.contains("more than 7 entries"), "{text}");
 }
 
@@ -442,8 +448,7 @@ async fn a_body_past_the_limit_is_not_read_on() {
         .get::<Any>("/big", &[("mb", "1024")])
         .await
         .unwrap_err();
-    assert_eq!(crate::error::kind_of(&err), ErrorKind::Api);
-    let text = crate::error::one_line(&err);
+    let text = api_error_text(&err);
     assert!(
         text.contains("GET /v1/big") && text.contains("32 MiB"),
         "{text}"
@@ -460,14 +465,14 @@ async fn a_declared_length_past_the_limit_is_refused_before_reading() {
         max_body: 1 << 20,
         ..Limits::default()
     });
-    let text = crate::error::one_line(&c.get::<Any>("/declared_big", &[]).await.unwrap_err());
+    let text = api_error_text(&c.get::<Any>("/declared_big", &[]).await.unwrap_err());
     assert!(
         text.contains("GET /v1/declared_big")
             && text.contains("10000000000")
             && text.contains("1 MiB"),
         "{text}"
     );
-    let text = crate::error::one_line(&c.get::<Any>("/big", &[("mb", "2")]).await.unwrap_err());
+    let text = api_error_text(&c.get::<Any>("/big", &[("mb", "2")]).await.unwrap_err());
     assert!(text.contains("1 MiB"), "{text}");
 }
 
@@ -494,8 +499,7 @@ async fn an_auth_answer_without_a_token_names_the_field() {
         .list::<Any>("/sims")
         .await
         .unwrap_err();
-    assert_eq!(crate::error::kind_of(&err), ErrorKind::Api);
-    let text = crate::error::one_line(&err);
+    let text = api_error_text(&err);
     assert!(
         text.contains("Soracom's answer to POST /v1/auth has no `token`"),
         "{text}"
@@ -527,9 +531,7 @@ async fn a_dot_segment_is_refused_before_any_request() {
         "/sims/.%2e",
         "/sims/",
     ] {
-        let err = c.get::<Any>(path, &[]).await.unwrap_err();
-        assert_eq!(crate::error::kind_of(&err), ErrorKind::Api, "{path}");
-        let text = crate::error::one_line(&err);
+        let text = api_error_text(&c.get::<Any>(path, &[]).await.unwrap_err());
         assert!(text.contains("refusing"), "{path}: {text}");
     }
     let id = segment("..");

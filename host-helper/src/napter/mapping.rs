@@ -60,7 +60,8 @@ pub async fn list_all(client: &Client) -> Result<Vec<PortMapping>> {
 /// "none").
 pub async fn list_for_sim(client: &Client, sim_id: &str) -> Result<Vec<PortMapping>> {
     let path = format!("/port_mappings/sims/{}", segment(sim_id));
-    match client.get::<Vec<PortMapping>>(&path, &[]).await {
+    // Read entry by entry: one broken mapping never hides the others.
+    match client.list::<PortMapping>(&path).await {
         Ok(maps) => Ok(maps),
         Err(e) if error::kind_of(&e) == ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),

@@ -99,7 +99,7 @@ async fn list(app: &App, args: KeysListArgs) -> Result<i32> {
     }
     let keys = list_keys(&String::from_utf8_lossy(&finished.stdout), fingerprint);
     if args.json {
-        output::line(&serde_json::to_string(&keys)?);
+        output::json(&keys);
         return Ok(0);
     }
     if keys.is_empty() {

@@ -164,3 +164,87 @@ fn audit_json_escapes_a_hostile_answer() {
         "the same value, escaped"
     );
 }
+
+/// `path`'s permission bits.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn exec_log_dir_refuses_a_directory_others_control() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), napsh_e2e::ONE_SSH_DEVICE);
+    let shared = env.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let foreign = env.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    for (dir, says) in [
+        (&shared, "writable by others"),
+        (&foreign, "owned by another user"),
+    ] {
+        let out = env.run(&[
+            "exec",
+            "--log-dir",
+            dir.to_str().unwrap(),
+            "kiosk-12",
+            "--",
+            "echo hi",
+        ]);
+        out.expect_code(2);
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+        assert_eq!(
+            std::fs::read_dir(dir).unwrap().count(),
+            0,
+            "nothing written"
+        );
+    }
+    assert!(env.mappings().is_empty(), "refused before any mapping");
+}
+
+#[test]
+fn exec_log_files_never_follow_a_planted_link_or_keep_a_loose_mode() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), napsh_e2e::ONE_SSH_DEVICE);
+    let logs = env.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let stem = napsh_core::fanout::log_file_stem("kiosk-12", &env.sim_id("kiosk-12"));
+    let victim = env.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, logs.join(format!("{stem}.stdout"))).unwrap();
+    let loose = logs.join(format!("{stem}.stderr"));
+    std::fs::write(&loose, "old\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = env.run(&[
+        "exec",
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "kiosk-12",
+        "--",
+        "echo out; echo err >&2",
+    ]);
+    out.expect_code(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let stdout_log = logs.join(format!("{stem}.stdout"));
+    assert!(std::fs::symlink_metadata(&stdout_log).unwrap().is_file());
+    assert_eq!(std::fs::read_to_string(&stdout_log).unwrap(), "out\n");
+    let stderr_log = std::fs::read_to_string(&loose).unwrap();
+    assert!(
+        stderr_log.ends_with("err\n") && !stderr_log.contains("old"),
+        "{stderr_log}"
+    );
+    assert_eq!(mode(&stdout_log), 0o600);
+    assert_eq!(
+        mode(&loose),
+        0o600,
+        "a loose old file is replaced by a private one"
+    );
+}

@@ -11,7 +11,7 @@ use anyhow::Result;
 /// Runs `napsh exec`.
 pub async fn run(app: &App, args: ExecArgs) -> Result<i32> {
     if let Some(dir) = &args.log_dir {
-        fanout::check_log_dir(dir)?;
+        crate::ssh::log_files::check_dir(dir)?;
     }
     let secs = duration(app, &args.mapping)?;
     let devices = fanout::select_devices(app, &args.targets).await?;

@@ -13,9 +13,10 @@ use crate::napter::lease::{Lease, Leases};
 use crate::signals::Signals;
 use crate::ssh::askpass::askpass_env;
 use crate::ssh::launch::{build_args, run_piped, Sinks};
+use crate::ssh::log_files;
 use crate::ssh::verdict::connect_failure;
 use crate::state::journal::Record;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use napsh_core::fanout::{
     exit_code, labels, log_file_stem, prefixed_line, prefixes, short_reason, summary, ExecResult,
     LabelSource, LineSplitter,
@@ -24,8 +25,7 @@ use napsh_core::messages::ErrorKind;
 use napsh_core::targets::{parse_tag, select, SelectError, Selector};
 use napsh_core::Device;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -186,6 +186,7 @@ pub async fn run(app: &App, targets: &[Target], spec: &Spec) -> Result<Report> {
     // napsh's known_hosts lives there: ssh pins a first-seen host key only if it can write it.
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     if let Some(dir) = &spec.log_dir {
+        log_files::check_dir(dir)?;
         crate::state::paths::ensure_private_dir(dir)?;
     }
     let leases = Leases::start(app, spec.secs).await?;
@@ -340,22 +341,13 @@ impl Ctx<'_> {
         }
     }
 
-    /// The device's log files (created 0600, truncated), with `--log-dir`.
+    /// The device's log files (new, 0600, never through a link), with `--log-dir`.
     fn log_files(&self, device: &Device) -> Result<(Option<std::fs::File>, Option<std::fs::File>)> {
         let Some(dir) = &self.spec.log_dir else {
             return Ok((None, None));
         };
         let stem = log_file_stem(&device.name, &device.sim_id);
-        let open = |ext: &str| -> Result<std::fs::File> {
-            let path = dir.join(format!("{stem}.{ext}"));
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("creating the log file {}", path.display()))
-        };
+        let open = |ext: &str| log_files::create(dir, &format!("{stem}.{ext}"));
         Ok((Some(open("stdout")?), Some(open("stderr")?)))
     }
 
@@ -459,17 +451,4 @@ fn write_to(echo: Echo, bytes: &[u8]) {
         }
         Echo::Capture => Ok(()),
     };
-}
-
-/// Checks a `--log-dir` before anything runs: it must be a directory or not exist yet.
-pub fn check_log_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(crate::error::NapshError::config(format!(
-            "--log-dir {} exists and is not a directory",
-            dir.display()
-        ))
-        .hint("pass a directory (it is created when missing)")
-        .into());
-    }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 //! (`askpass`), napsh's known_hosts (`known_hosts`) and the tunnel's host-key check
 //! (`host_key_guard`), service targets (`service`), the verdict when ssh cannot connect
 //! (`verdict`), moving bytes for `proxy` and `tunnel` (`forward`), and one command on many
-//! devices at once (`fanout`).
+//! devices at once (`fanout`, its `--log-dir` files in `log_files`).
 
 pub mod askpass;
 pub mod fanout;
@@ -11,6 +11,7 @@ pub mod forward;
 pub mod host_key_guard;
 pub mod known_hosts;
 pub mod launch;
+pub mod log_files;
 pub mod plan;
 pub mod service;
 pub mod verdict;

@@ -248,3 +248,25 @@ fn exec_log_files_never_follow_a_planted_link_or_keep_a_loose_mode() {
         "a loose old file is replaced by a private one"
     );
 }
+
+#[test]
+fn known_hosts_is_private_from_the_first_pin_and_a_loose_one_is_fixed() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), napsh_e2e::TWO_DEVICES);
+    let known_hosts = env.path().join("data/napsh/known_hosts");
+    env.run(&["ssh", "dev-a", "--", "true"]).expect_code(0);
+    assert_eq!(
+        env.pinned(&env.sim_id("dev-a")).len(),
+        1,
+        "ssh pinned the key"
+    );
+    assert_eq!(
+        mode(&known_hosts),
+        0o600,
+        "created private, before ssh wrote it"
+    );
+    std::fs::set_permissions(&known_hosts, std::fs::Permissions::from_mode(0o644)).unwrap();
+    env.run(&["ssh", "dev-b", "--", "true"]).expect_code(0);
+    assert_eq!(mode(&known_hosts), 0o600, "a loose one is made private");
+    assert_eq!(env.pinned(&env.sim_id("dev-a")).len(), 1, "and kept");
+}

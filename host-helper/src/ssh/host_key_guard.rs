@@ -73,15 +73,12 @@ impl Guard {
     }
 }
 
-/// Appends `alias type key` lines to napsh's known_hosts (created 0600).
+/// Appends `alias type key` lines to napsh's known_hosts (0600).
 fn pin(file: &Path, alias: &str, keys: &[HostKey]) -> Result<()> {
-    if let Some(dir) = file.parent() {
-        crate::state::paths::ensure_private_dir(dir)?;
-    }
+    crate::ssh::known_hosts::ensure_private(file)?;
     let mut f = std::fs::OpenOptions::new()
-        .create(true)
         .append(true)
-        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(file)
         .with_context(|| format!("opening {}", file.display()))?;
     let lines: String = keys

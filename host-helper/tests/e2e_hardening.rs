@@ -270,3 +270,68 @@ fn known_hosts_is_private_from_the_first_pin_and_a_loose_one_is_fixed() {
     assert_eq!(mode(&known_hosts), 0o600, "a loose one is made private");
     assert_eq!(env.pinned(&env.sim_id("dev-a")).len(), 1, "and kept");
 }
+
+/// A device command printing a CR line forgery, an OSC title, CSI cursor movement, a colour
+/// and a CRLF line end.
+const FORGING: &str =
+    r"printf 'ok\r[other] forged\n\033]0;pwned\007\033[2A\033[31mred\033[0m\ncrlf\r\n'";
+/// What it prints, byte for byte.
+const FORGED_BYTES: &[u8] =
+    b"ok\r[other] forged\n\x1b]0;pwned\x07\x1b[2A\x1b[31mred\x1b[0m\ncrlf\r\n";
+
+/// `bytes` without SGR sequences (`ESC [` digits `;` `:` `m`), which only colour.
+fn without_sgr(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"\x1b[") {
+            let end = bytes[i + 2..]
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b';' || *b == b':'))
+                .map(|p| i + 2 + p);
+            if let Some(end) = end.filter(|e| bytes[*e] == b'm') {
+                i = end + 1;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn exec_output_is_inert_by_default_and_byte_exact_with_raw() {
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), napsh_e2e::ONE_SSH_DEVICE);
+    let shown = env
+        .napsh()
+        .args(["exec", "kiosk-12", "--", FORGING])
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    assert_terminal_safe("exec stdout", &without_sgr(&shown.stdout));
+    assert!(!shown.stdout.contains(&b'\r') && !shown.stdout.windows(2).any(|w| w == b"\x1b]"));
+    let raw = env
+        .napsh()
+        .args(["exec", "--raw", "kiosk-12", "--", FORGING])
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let prefix = b"[kiosk-12] ";
+    let mut expected = Vec::new();
+    for line in FORGED_BYTES.split_inclusive(|b| *b == b'\n') {
+        expected.extend_from_slice(prefix);
+        expected.extend_from_slice(line);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&raw.stdout),
+        String::from_utf8_lossy(&expected),
+        "every byte the device printed, after its prefix"
+    );
+    let help = env.run(&["exec", "--help"]);
+    assert!(help.stdout.contains("--raw"), "{}", help.stdout);
+}

@@ -18,8 +18,8 @@ use crate::ssh::verdict::connect_failure;
 use crate::state::journal::Record;
 use anyhow::Result;
 use napsh_core::fanout::{
-    exit_code, labels, log_file_stem, prefixed_line, prefixes, short_reason, summary, ExecResult,
-    LabelSource, LineSplitter,
+    exit_code, labels, log_file_stem, prefixed_line, prefixed_line_in, prefixes, short_reason,
+    summary, ExecResult, LabelSource, LineSplitter, OutputMode,
 };
 use napsh_core::messages::ErrorKind;
 use napsh_core::targets::{parse_tag, select, SelectError, Selector};
@@ -66,6 +66,8 @@ pub struct Spec {
     pub input: Option<Vec<u8>>,
     /// Where remote stdout goes (remote stderr always goes, prefixed, to stderr).
     pub echo: Echo,
+    /// How device output is shown: sanitised (default) or byte for byte (`--raw`).
+    pub output: OutputMode,
     /// Directory for `<device>.stdout` / `<device>.stderr` files.
     pub log_dir: Option<PathBuf>,
     /// Devices in flight at once.
@@ -296,19 +298,22 @@ impl Ctx<'_> {
             &self.spec.command,
             false,
         );
+        let mode = self.spec.output;
         let mut out = LineSink {
             prefix: &target.prefix,
             echo: self.spec.echo,
+            mode,
             log: out_log,
             capture: (self.spec.echo == Echo::Capture).then_some(captured),
-            splitter: LineSplitter::default(),
+            splitter: LineSplitter::for_mode(mode),
         };
         let mut err = LineSink {
             prefix: &target.prefix,
             echo: Echo::Stderr,
+            mode,
             log: err_log,
             capture: None,
-            splitter: LineSplitter::default(),
+            splitter: LineSplitter::for_mode(mode),
         };
         let outcome = run_piped(
             &build_args(&plan),
@@ -403,6 +408,8 @@ struct LineSink<'a> {
     prefix: &'a str,
     /// Where prefixed lines go.
     echo: Echo,
+    /// Sanitised or raw.
+    mode: OutputMode,
     /// Raw copy for `--log-dir`.
     log: Option<std::fs::File>,
     /// Raw copy for the caller.
@@ -424,7 +431,7 @@ impl LineSink<'_> {
         }
         if self.echo != Echo::Capture {
             for line in self.splitter.push(bytes) {
-                write_to(self.echo, &prefixed_line(self.prefix, &line));
+                write_to(self.echo, &prefixed_line_in(self.mode, self.prefix, &line));
             }
         }
     }
@@ -432,7 +439,7 @@ impl LineSink<'_> {
     /// End of stream: the unterminated last line, if any, gets its prefix and a newline.
     fn finish(&mut self) {
         if let Some(rest) = self.splitter.finish() {
-            write_to(self.echo, &prefixed_line(self.prefix, &rest));
+            write_to(self.echo, &prefixed_line_in(self.mode, self.prefix, &rest));
         }
     }
 }

@@ -335,3 +335,154 @@ fn exec_output_is_inert_by_default_and_byte_exact_with_raw() {
     let help = env.run(&["exec", "--help"]);
     assert!(help.stdout.contains("--raw"), "{}", help.stdout);
 }
+
+/// A device's SSH port behind a crafted endpoint: a transparent relay to the real sshd until
+/// `attack` is set; then each new connection first gets the sshd's version line, then a
+/// forged KEX reply (msg 31) carrying `forged` (the device's pinned public key) before any
+/// KEXINIT, then the rest of the sshd's bytes — the host-key guard bypass of issue 11 #2.
+struct CraftedEndpoint {
+    /// Where the fleet device's ssh points.
+    addr: SocketAddr,
+    /// The real sshd, once known.
+    upstream: std::sync::Arc<std::sync::Mutex<Option<SocketAddr>>>,
+    /// Forge from now on.
+    attack: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The public key blob to forge with.
+    forged: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+/// An SSH binary packet holding `payload`.
+fn ssh_packet(payload: &[u8]) -> Vec<u8> {
+    let padding = 8 - (5 + payload.len()) % 8 + 4;
+    let mut out = ((1 + payload.len() + padding) as u32)
+        .to_be_bytes()
+        .to_vec();
+    out.push(padding as u8);
+    out.extend_from_slice(payload);
+    out.extend(std::iter::repeat_n(0u8, padding));
+    out
+}
+
+/// An SSH `string`.
+fn ssh_string(b: &[u8]) -> Vec<u8> {
+    let mut out = (b.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(b);
+    out
+}
+
+/// The forged `SSH_MSG_KEX_ECDH_REPLY`: the key blob, an ephemeral key, a junk signature.
+fn forged_reply(blob: &[u8]) -> Vec<u8> {
+    let mut p = vec![31u8];
+    p.extend(ssh_string(blob));
+    p.extend(ssh_string(&[7u8; 32]));
+    p.extend(ssh_string(
+        &[ssh_string(b"ssh-ed25519"), ssh_string(&[1u8; 64])].concat(),
+    ));
+    ssh_packet(&p)
+}
+
+impl CraftedEndpoint {
+    /// Starts listening (the upstream is set later).
+    fn start() -> Self {
+        use std::sync::{atomic::AtomicBool, Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let me = CraftedEndpoint {
+            addr: listener.local_addr().unwrap(),
+            upstream: Arc::new(Mutex::new(None)),
+            attack: Arc::new(AtomicBool::new(false)),
+            forged: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (upstream, attack, forged) =
+            (me.upstream.clone(), me.attack.clone(), me.forged.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Some(up) = *upstream.lock().unwrap() else {
+                    continue;
+                };
+                let forged = attack
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    .then(|| forged_reply(&forged.lock().unwrap()));
+                std::thread::spawn(move || {
+                    let _ = Self::serve(client, up, forged);
+                });
+            }
+        });
+        me
+    }
+
+    /// One connection: relayed, with the forged reply after the version line when attacking.
+    fn serve(client: TcpStream, up: SocketAddr, forged: Option<Vec<u8>>) -> std::io::Result<()> {
+        let server = TcpStream::connect(up)?;
+        let mut from_server = BufReader::new(server.try_clone()?);
+        let mut to_client = client.try_clone()?;
+        if let Some(forged) = forged {
+            let mut version = Vec::new();
+            from_server.read_until(b'\n', &mut version)?;
+            to_client.write_all(&[version, forged].concat())?;
+        }
+        let (mut from_client, mut to_server) = (client, server);
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from_client, &mut to_server);
+            let _ = to_server.shutdown(std::net::Shutdown::Write);
+        });
+        std::io::copy(&mut from_server, &mut to_client)?;
+        to_client.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+#[test]
+fn tunnel_refuses_a_forged_kex_reply_sent_before_the_client_asked() {
+    use base64::Engine;
+    let crafted = CraftedEndpoint::start();
+    let fleet = format!(
+        "[[devices]]\nname = \"real\"\nonline = true\nssh = \"spawn\"\n\n\
+         [[devices]]\nname = \"evil\"\nonline = true\nssh = \"{}\"\n",
+        crafted.addr
+    );
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
+    let real = env
+        .emulator()
+        .devices()
+        .into_iter()
+        .find(|d| d.name == "real")
+        .unwrap();
+    *crafted.upstream.lock().unwrap() =
+        Some(SocketAddr::from(([127, 0, 0, 1], real.ssh_port.unwrap())));
+    let tunnel = napsh_e2e::reach::RunningTunnel::start(&env, &["evil", "-p", "22:0"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pinned = env.pinned(&env.sim_id("evil"));
+    assert_eq!(
+        pinned.len(),
+        1,
+        "one key pinned, from a real handshake: {pinned:?}"
+    );
+    let blob = pinned[0].split_whitespace().nth(2).unwrap();
+    *crafted.forged.lock().unwrap() = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .unwrap();
+    crafted
+        .attack
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let forged = forged_reply(&crafted.forged.lock().unwrap());
+    let mut client = TcpStream::connect(tunnel.local_for(22)).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    client.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").unwrap();
+    let mut received = Vec::new();
+    let _ = client.read_to_end(&mut received);
+    assert!(
+        !received
+            .windows(forged.len())
+            .any(|w| w == forged.as_slice()),
+        "the forged reply reached the client: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    let (code, stderr) = tunnel.stop();
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("refused: not relayed: the device sent message 31"),
+        "{stderr}"
+    );
+}

@@ -486,3 +486,70 @@ fn tunnel_refuses_a_forged_kex_reply_sent_before_the_client_asked() {
         "{stderr}"
     );
 }
+
+/// A device whose sshd takes the password of a throwaway user, a config rule giving that
+/// password to the device by name, and no key login: the password is the only way in.
+fn password_device() -> (TestEnv, TempUser, impl Sized, tempfile::TempDir) {
+    let user = TempUser::create().expect("creating a throwaway user");
+    let sshd_dir = tempfile::tempdir().unwrap();
+    let sshd = password_sshd(sshd_dir.path()).unwrap();
+    let fleet = format!(
+        "[[devices]]\nname = \"pwdev\"\nonline = true\nssh = \"127.0.0.1:{}\"\n",
+        sshd.port()
+    );
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
+    let pw_file = env.path().join("device-password");
+    write_private(&pw_file, &format!("{}\n", user.password)).unwrap();
+    let config = format!(
+        "default_user = {:?}\nsource_cidr = \"127.0.0.1/32\"\n\
+         ssh_extra_args = [\"-o\", \"PubkeyAuthentication=no\", \"-o\", \"NumberOfPasswordPrompts=1\"]\n\
+         [[rules]]\nmatch_name = \"pwdev\"\npassword_command = \"cat {}\"\n",
+        user.name,
+        pw_file.display()
+    );
+    write_private(&env.config_path(), &config).unwrap();
+    (env, user, sshd, sshd_dir)
+}
+
+#[test]
+fn a_configured_password_goes_only_to_a_pinned_device_or_after_first_contact_is_trusted() {
+    let (env, _user, _sshd, _dir) = password_device();
+    let sim = env.sim_id("pwdev");
+    for args in [
+        &["ssh", "pwdev", "--", "echo via-password"][..],
+        &["exec", "pwdev", "--", "echo via-password"][..],
+    ] {
+        let refused = env.run(args);
+        assert_ne!(refused.code, 0, "{}", refused.stdout);
+        assert!(
+            !refused.stdout.contains("via-password"),
+            "{}",
+            refused.stdout
+        );
+        assert!(
+            refused
+                .stderr
+                .contains("not sending the configured password to pwdev")
+                && refused.stderr.contains("--trust-first-contact"),
+            "{}",
+            refused.stderr
+        );
+        assert!(
+            env.pinned(&sim).is_empty(),
+            "nothing pinned by a refused first contact"
+        );
+    }
+    let trusted = env.run(&[
+        "ssh",
+        "--trust-first-contact",
+        "pwdev",
+        "--",
+        "echo via-password",
+    ]);
+    trusted.expect_code(0);
+    assert_eq!(trusted.stdout, "via-password\n");
+    assert_eq!(env.pinned(&sim).len(), 1, "first contact pinned the key");
+    let pinned = env.run(&["exec", "pwdev", "--", "echo via-password"]);
+    pinned.expect_code(0);
+    assert!(pinned.stdout.contains("via-password"), "{}", pinned.stdout);
+}

@@ -41,6 +41,11 @@ pub struct Cli {
     /// internet may then connect to the device's port.
     #[arg(long, global = true)]
     pub allow_any_source: bool,
+    /// Send a configured password to a device whose host key is not pinned yet, and pin the
+    /// key it presents (first contact). Without it, such a password goes only to a pinned
+    /// device, or after "y" at a terminal prompt showing the key.
+    #[arg(long, global = true)]
+    pub trust_first_contact: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -11,7 +11,8 @@ use crate::error;
 use crate::error::NapshError;
 use crate::napter::lease::{Lease, Leases};
 use crate::signals::Signals;
-use crate::ssh::askpass::askpass_env;
+use crate::ssh::askpass::{askpass_env, Password};
+use crate::ssh::first_contact::FirstContact;
 use crate::ssh::launch::{build_args, run_piped, Sinks};
 use crate::ssh::log_files;
 use crate::ssh::verdict::connect_failure;
@@ -41,8 +42,8 @@ pub struct Target {
     pub user: String,
     /// Device port.
     pub port: u16,
-    /// The configured password, fetched before any mapping exists.
-    pub password: Option<String>,
+    /// The configured password, fetched before any mapping exists, with its gate.
+    pub password: Option<Password>,
 }
 
 /// Where a device's remote stdout goes.
@@ -93,7 +94,7 @@ pub struct Report {
 }
 
 /// Builds the targets: labels and prefixes, user and port per device, and each distinct
-/// configured password fetched once.
+/// configured password fetched once (each gated on its device's pin).
 pub fn targets(
     app: &App,
     devices: &[Device],
@@ -113,7 +114,10 @@ pub fn targets(
     let mut out = Vec::new();
     for ((device, prefix), label) in devices.iter().zip(prefixes).zip(labels) {
         let password = match app.config.settings_for(device).password {
-            Some(source) => Some(password_once(&mut fetched, source)?),
+            Some(source) => Some(Password {
+                secret: password_once(&mut fetched, source)?,
+                gate: FirstContact::for_device(app, device)?,
+            }),
             None => None,
         };
         out.push(Target {

@@ -553,3 +553,68 @@ fn a_configured_password_goes_only_to_a_pinned_device_or_after_first_contact_is_
     pinned.expect_code(0);
     assert!(pinned.stdout.contains("via-password"), "{}", pinned.stdout);
 }
+
+/// A `zellij` that only says its version and records every other call (no Zellij runs).
+fn fake_zellij(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("zellij");
+    let log = dir.join("zellij-calls");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a; do [ \"$a\" = --version ] && echo 'zellij 0.43.1' && exit 0; done\necho \"$*\" >> '{}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn web_refuses_a_server_on_its_port_that_it_did_not_start() {
+    // Another local user took 127.0.0.1:PORT after a reboot and answers like Zellij.
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = fake.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in fake.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\n0.43.1",
+            );
+        }
+    });
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), "");
+    let state = serde_json::json!({
+        "settings": {"bind": "127.0.0.1", "port": port, "cert": null, "key": null,
+                     "session": "napsh", "picker_key": "Alt s", "profile": null},
+        "started_server": true, "started_session": true, "token_name": null, "token_file": null,
+    });
+    write_private(
+        &env.path().join("state/napsh/web/state.json"),
+        &state.to_string(),
+    )
+    .unwrap();
+    let bin = fake_zellij(env.path());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = napsh_e2e::Output::from(env.napsh().arg("web").env("PATH", path).output().unwrap());
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!("port {port}"))
+            && out
+                .stderr
+                .contains("not the Zellij web server napsh started"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("token"), "{}", out.stdout);
+    let calls = std::fs::read_to_string(env.path().join("zellij-calls")).unwrap_or_default();
+    assert!(!calls.contains("create-token"), "{calls}");
+}

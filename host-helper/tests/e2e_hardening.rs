@@ -3,7 +3,7 @@
 //! redirects napsh's files. `--json` of `history`, `keys list` and `audit` stays terminal-safe
 //! with hostile names, comments and answers.
 
-use napsh_e2e::fleet::{password_sshd, TempUser};
+use napsh_e2e::fleet::UserDevice;
 use napsh_e2e::{assert_terminal_safe, write_private, TestEnv, AUTH_KEY, AUTH_KEY_ID};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -48,14 +48,9 @@ fn history_json_escapes_hostile_names() {
 
 #[test]
 fn keys_list_json_escapes_hostile_comments() {
-    let user = TempUser::create().expect("creating a throwaway user");
-    let sshd_dir = tempfile::tempdir().unwrap();
-    let sshd = password_sshd(sshd_dir.path()).unwrap();
-    let fleet = format!(
-        "[[devices]]\nname = \"keydev\"\nonline = true\nssh = \"127.0.0.1:{}\"\n",
-        sshd.port()
-    );
-    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
+    let device = UserDevice::start("keydev").expect("a throwaway user and its sshd");
+    let user = &device.user;
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &device.fleet);
     let public = std::fs::read_to_string(env.key_path().with_extension("pub")).unwrap();
     let mut fields = public.split_whitespace();
     let (kind, blob) = (fields.next().unwrap(), fields.next().unwrap());
@@ -70,8 +65,6 @@ fn keys_list_json_escapes_hostile_comments() {
     out.expect_code(0);
     let keys = safe_json("keys list --json", &out.stdout);
     assert_eq!(keys[0]["comment"], HOSTILE, "the same value, escaped");
-    drop(env);
-    drop(sshd);
 }
 
 /// A reverse proxy in front of the emulator that answers `/v1/audit_logs/napter` itself with
@@ -489,15 +482,10 @@ fn tunnel_refuses_a_forged_kex_reply_sent_before_the_client_asked() {
 
 /// A device whose sshd takes the password of a throwaway user, a config rule giving that
 /// password to the device by name, and no key login: the password is the only way in.
-fn password_device() -> (TestEnv, TempUser, impl Sized, tempfile::TempDir) {
-    let user = TempUser::create().expect("creating a throwaway user");
-    let sshd_dir = tempfile::tempdir().unwrap();
-    let sshd = password_sshd(sshd_dir.path()).unwrap();
-    let fleet = format!(
-        "[[devices]]\nname = \"pwdev\"\nonline = true\nssh = \"127.0.0.1:{}\"\n",
-        sshd.port()
-    );
-    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
+fn password_device() -> (TestEnv, UserDevice) {
+    let device = UserDevice::start("pwdev").expect("a throwaway user and its sshd");
+    let user = &device.user;
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &device.fleet);
     let pw_file = env.path().join("device-password");
     write_private(&pw_file, &format!("{}\n", user.password)).unwrap();
     let config = format!(
@@ -508,12 +496,12 @@ fn password_device() -> (TestEnv, TempUser, impl Sized, tempfile::TempDir) {
         pw_file.display()
     );
     write_private(&env.config_path(), &config).unwrap();
-    (env, user, sshd, sshd_dir)
+    (env, device)
 }
 
 #[test]
 fn a_configured_password_goes_only_to_a_pinned_device_or_after_first_contact_is_trusted() {
-    let (env, _user, _sshd, _dir) = password_device();
+    let (env, _device) = password_device();
     let sim = env.sim_id("pwdev");
     for args in [
         &["ssh", "pwdev", "--", "echo via-password"][..],

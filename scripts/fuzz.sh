@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes napsh-core's parsers with cargo-fuzz (libFuzzer): API responses, soracom-cli
-# profiles, device arguments, the picker feed, `napsh tunnel -p` specs, sh/ssh_config quoting,
-# Ansible inventory names, the guide's word wrapper, `napsh exec` output and SIM id / IMSI
-# validation (every target in fuzz/Cargo.toml).
+# Fuzzes napsh-core's parsers with cargo-fuzz (libFuzzer): API responses (also drifted),
+# soracom-cli profiles, device arguments, the picker feed, `napsh tunnel -p` specs,
+# sh/ssh_config quoting, Ansible inventory names, the guide's word wrapper, `napsh exec`
+# output and SIM id / IMSI validation (every target in fuzz/Cargo.toml).
 #
 #   scripts/fuzz.sh                 a short run: FUZZ_SECONDS (default 4) per target, on an
 #                                   unoptimised build (30 s to build instead of 3 min); part

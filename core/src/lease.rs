@@ -223,6 +223,24 @@ pub fn adoptable<'a>(
         .min_by_key(|m| m.created_time)
 }
 
+/// The mappings of the SIM (any port, any range, live or flagged) created at or after
+/// `sent_at_server_ms` and recorded by no napsh: what a create whose answer napsh refuses
+/// may have made, to be deleted again. Never one without a `createdTime`.
+pub fn created_since<'a>(
+    sim_id: &str,
+    imsis: &[String],
+    listed: &'a [PortMapping],
+    sent_at_server_ms: i64,
+    held: &[(String, u16)],
+) -> Vec<&'a PortMapping> {
+    listed
+        .iter()
+        .filter(|m| targets(m, sim_id, imsis))
+        .filter(|m| m.created_time.is_some_and(|t| t >= sent_at_server_ms))
+        .filter(|m| !held.iter().any(|(ip, port)| is_endpoint(m, ip, *port)))
+        .collect()
+}
+
 /// How a create answer differs from what was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mismatch {

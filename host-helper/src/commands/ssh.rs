@@ -37,25 +37,13 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let (askpass, env) = askpass_env(password_for(app, &device)?)?;
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     let leases = Leases::start(app, duration(app, &args.mapping)?).await?;
-    let mut record = Record::begin(&app.dirs.state, "ssh", &device);
-    record.source(&leases.source);
+    let record = Record::begin(&app.dirs.state, "ssh", &device);
     let label = for_terminal(device.label());
-    let spinner = crate::progress::Spinner::start(format!("opening a Napter mapping to {label}…"));
-    let acquired = leases
-        .acquire_or_signal(app, &device, port, &mut signals)
-        .await;
-    spinner.finish();
-    let lease = match acquired {
-        Ok(Ok(lease)) => lease,
-        Ok(Err(err)) => {
-            record.fail(&err);
-            return Ok(report(app, &device, port, &user, &err));
-        }
-        Err(code) => {
-            record.interrupted();
-            return Ok(code);
-        }
-    };
+    let (lease, mut record) =
+        match acquire(app, &leases, &device, port, &user, &mut signals, record).await {
+            Ok(held) => held,
+            Err(code) => return Ok(code),
+        };
     record.mapping(&lease.mapping, lease.reused);
     crate::state::failures::record(&app.dirs.state, &device.sim_id, None);
     let endpoint = crate::ssh::plan::Destination::mapped(&lease, &device);
@@ -73,13 +61,7 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     };
     let released = leases.release(&lease, args.keep).await;
     if let Some(err) = missing {
-        // The picker's guide for this device then says which services are running.
-        crate::state::failures::record(
-            &app.dirs.state,
-            &device.sim_id,
-            Some(&error::one_line(&err)),
-        );
-        return Err(err);
+        return Err(service_missing(app, &device, err));
     }
     let ended = Ended {
         app,
@@ -91,6 +73,46 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
         released,
     };
     ended.conclude(outcome, record).await
+}
+
+/// Acquires the device's mapping behind a spinner; a failure (with the guide) or an
+/// interruption is journaled and `Err` carries the exit code.
+async fn acquire(
+    app: &App,
+    leases: &Leases,
+    device: &Device,
+    port: u16,
+    user: &str,
+    signals: &mut Signals,
+    mut record: Record,
+) -> std::result::Result<(Lease, Record), i32> {
+    record.source(&leases.source);
+    let label = for_terminal(device.label());
+    let spinner = crate::progress::Spinner::start(format!("opening a Napter mapping to {label}…"));
+    let acquired = leases.acquire_or_signal(app, device, port, signals).await;
+    spinner.finish();
+    match acquired {
+        Ok(Ok(lease)) => Ok((lease, record)),
+        Ok(Err(err)) => {
+            record.fail(&err);
+            Err(report(app, device, port, user, &err))
+        }
+        Err(code) => {
+            record.interrupted();
+            Err(code)
+        }
+    }
+}
+
+/// A missing service: recorded as the device's last failure (the picker's guide then says
+/// which services are running), and the command's error.
+fn service_missing(app: &App, device: &Device, err: anyhow::Error) -> anyhow::Error {
+    crate::state::failures::record(
+        &app.dirs.state,
+        &device.sim_id,
+        Some(&error::one_line(&err)),
+    );
+    err
 }
 
 /// How a session ended, for its verdict.

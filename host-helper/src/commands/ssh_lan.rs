@@ -5,7 +5,6 @@
 
 use crate::app::App;
 use crate::cli::SshArgs;
-use crate::config::fetch_password;
 use crate::signals::{exit_code, Signals};
 use anyhow::Result;
 use napsh_core::lan::LanTarget;
@@ -26,7 +25,7 @@ pub(super) async fn run(
     let user = app
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
-    let password = settings.password.as_ref().map(fetch_password).transpose()?;
+    let password = crate::ssh::askpass::password_for(app, &device)?;
     let (askpass, env) = crate::ssh::askpass::askpass_env(password)?;
     let known_hosts = app.dirs.known_hosts();
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;

@@ -452,6 +452,6 @@ pub async fn fresh_sim(app: &App, client: &Client, sim_id: &str) -> Result<Sim> 
         .and_then(|s| s.sims.iter().find(|s| s.sim_id == sim_id).cloned());
     match known {
         Some(sim) => Ok(sim),
-        None => client.get(&format!("/sims/{sim_id}"), &[]).await,
+        None => crate::napter::devices::fetch_sim(client, sim_id).await,
     }
 }

@@ -4,7 +4,7 @@
 //! an empty filter.
 
 use napsh_e2e::zellij::{ZellijSession, PICKER_KEY};
-use napsh_e2e::{TestEnv, ONE_SSH_DEVICE};
+use napsh_e2e::{TestEnv, ONE_SSH_DEVICE, TWO_DEVICES};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -53,34 +53,26 @@ fn ssh_keygen_fingerprint(sim: &str, blob: &str) -> String {
     text.split_whitespace().nth(1).unwrap().to_string()
 }
 
-const FLEET: &str = r#"
-[[devices]]
-name = "kiosk-alpha"
-online = true
-ssh = "spawn"
-
-[[devices]]
-name = "kiosk-beta"
-online = true
-ssh = "spawn"
-
-[[devices]]
-name = "kiosk-offline"
-online = false
-"#;
+/// `dev-a` and `dev-b` (real sshd) and `dev-offline`, in a picker `width` columns wide, opened
+/// and filtered down to the one device matching `filter`, whose connection is started.
+fn connect_in_picker(width: u16, filter: &str) -> (TestEnv, ZellijSession) {
+    let fleet = format!("{TWO_DEVICES}\n[[devices]]\nname = \"dev-offline\"\nonline = false\n");
+    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
+    let zellij = ZellijSession::start(&env, width, 45).expect("starting zellij");
+    zellij.send_keys(&[PICKER_KEY]);
+    zellij.wait_for_screen("napsh — 3 devices", WAIT).unwrap();
+    zellij.type_text(filter);
+    zellij.wait_for_screen("1 shown", WAIT).unwrap();
+    zellij.send_keys(&["Enter"]);
+    (env, zellij)
+}
 
 #[test]
 fn the_guide_reason_wraps_in_a_narrow_picker() {
-    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
     // The floating picker takes about half of a 150-column terminal.
-    let zellij = ZellijSession::start(&env, 150, 45).expect("starting zellij");
-    zellij.send_keys(&[PICKER_KEY]);
-    zellij.wait_for_screen("napsh — 3 devices", WAIT).unwrap();
-    zellij.type_text("offline");
-    zellij.wait_for_screen("1 shown", WAIT).unwrap();
-    zellij.send_keys(&["Enter"]);
+    let (_env, zellij) = connect_in_picker(150, "offline");
     zellij
-        .wait_for_screen("Cannot connect to kiosk-offline", WAIT)
+        .wait_for_screen("Cannot connect to dev-offline", WAIT)
         .unwrap();
     // The hint ends the reason: it is on screen in full, on a line of its own.
     let screen = zellij.wait_for_screen("then try again", WAIT).unwrap();
@@ -94,25 +86,19 @@ fn the_guide_reason_wraps_in_a_narrow_picker() {
 
 #[test]
 fn reopening_the_picker_after_a_connect_starts_with_an_empty_filter() {
-    let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), FLEET);
-    let zellij = ZellijSession::start(&env, 200, 50).expect("starting zellij");
-    zellij.send_keys(&[PICKER_KEY]);
-    zellij.wait_for_screen("napsh — 3 devices", WAIT).unwrap();
-    zellij.type_text("alpha");
-    zellij.wait_for_screen("1 shown", WAIT).unwrap();
-    zellij.send_keys(&["Enter"]);
+    let (env, zellij) = connect_in_picker(200, "dev-a");
     let connected = env.wait_until(30, || {
         zellij
-            .terminal_panes_titled("kiosk-alpha")
+            .terminal_panes_titled("dev-a")
             .is_ok_and(|p| !p.is_empty())
     });
-    assert!(connected, "no kiosk-alpha pane: {:?}", zellij.panes());
+    assert!(connected, "no dev-a pane: {:?}", zellij.panes());
 
     zellij.send_keys(&[PICKER_KEY]);
-    zellij.type_text("beta");
-    let screen = zellij.wait_for_screen("Filter: beta", WAIT).unwrap();
-    assert!(!screen.contains("alphabeta"), "{screen}");
-    let pane = zellij.terminal_panes_titled("kiosk-alpha").unwrap()[0];
+    zellij.type_text("dev-b");
+    let screen = zellij.wait_for_screen("Filter: dev-b", WAIT).unwrap();
+    assert!(!screen.contains("dev-adev-b"), "{screen}");
+    let pane = zellij.terminal_panes_titled("dev-a").unwrap()[0];
     zellij.write_to_pane(pane, "exit\n").unwrap();
     assert!(env.wait_until(30, || env.mappings().is_empty()));
 }

@@ -5,6 +5,7 @@
 pub mod alias;
 pub mod device;
 pub mod filter;
+pub mod fleet_tab;
 pub mod guide;
 pub mod ids;
 pub mod lan;

@@ -43,6 +43,8 @@ pub enum PickerKey {
     Escape,
     /// Asks which service (container) of the highlighted device to open.
     AskService,
+    /// Opens the selection (or the highlighted device) in a fleet tab with synchronized input.
+    OpenFleet,
 }
 
 /// What the plugin should do after an input.
@@ -54,6 +56,9 @@ pub enum PickerIntent {
     Redraw,
     /// Open one SSH pane per SIM id (in this order).
     Connect(Vec<String>),
+    /// Open one SSH pane per SIM id (in this order) together in a new tab whose input is
+    /// synchronized (see [`crate::fleet_tab`]).
+    OpenFleet(Vec<String>),
     /// Fetch the device list again.
     Refresh,
     /// Hide or close the picker.
@@ -169,7 +174,8 @@ impl Picker {
                 PickerIntent::Redraw
             }
             PickerKey::Refresh => PickerIntent::Refresh,
-            PickerKey::Enter => self.connect_intent(),
+            PickerKey::Enter => self.chosen_intent(PickerIntent::Connect),
+            PickerKey::OpenFleet => self.chosen_intent(PickerIntent::OpenFleet),
             PickerKey::Escape if !self.query.is_empty() => self.edit_query(String::clear),
             PickerKey::Escape => PickerIntent::Close,
             PickerKey::AskService => self
@@ -372,7 +378,8 @@ impl Picker {
         PickerIntent::Redraw
     }
 
-    fn connect_intent(&self) -> PickerIntent {
+    /// `intent` over the selection (or the highlighted device when nothing is selected).
+    fn chosen_intent(&self, intent: fn(Vec<String>) -> PickerIntent) -> PickerIntent {
         let chosen: Vec<String> = if self.selected.is_empty() {
             self.highlighted()
                 .map(|d| d.sim_id.clone())
@@ -390,7 +397,7 @@ impl Picker {
         if chosen.is_empty() {
             PickerIntent::Nothing
         } else {
-            PickerIntent::Connect(chosen)
+            intent(chosen)
         }
     }
 }
@@ -612,6 +619,24 @@ mod tests {
                 "8981000000000000001".into()
             ])
         );
+    }
+
+    #[test]
+    fn fleet_key_opens_the_selection_or_the_highlighted_device() {
+        let mut p = picker();
+        p.handle_key(PickerKey::Down);
+        assert_eq!(
+            p.handle_key(PickerKey::OpenFleet),
+            PickerIntent::OpenFleet(vec!["8981000000000000002".into()])
+        );
+        p.handle_key(PickerKey::SelectAllVisible);
+        let PickerIntent::OpenFleet(all) = p.handle_key(PickerKey::OpenFleet) else {
+            panic!("a fleet of the selection")
+        };
+        assert_eq!(all.len(), 4);
+        p.handle_key(PickerKey::Char('z'));
+        p.clear_selection();
+        assert_eq!(p.handle_key(PickerKey::OpenFleet), PickerIntent::Nothing);
     }
 
     #[test]

@@ -264,3 +264,136 @@ fn hostile_names_reach_pane_titles_inert() {
         env.mappings()
     );
 }
+
+/// The sshd port of each fleet device named in `names` (what `$SSH_CONNECTION` ends with on
+/// that device: each emulated device is its own sshd).
+fn device_ports(env: &TestEnv, names: &[&str]) -> Vec<u16> {
+    let devices = env.emulator().devices();
+    names
+        .iter()
+        .map(|n| {
+            devices
+                .iter()
+                .find(|d| d.name == *n)
+                .and_then(|d| d.ssh_port)
+                .expect("a spawned device")
+        })
+        .collect()
+}
+
+/// Whether a pane shows a shell prompt (the remote shell is ready for input).
+fn shows_prompt(screen: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| matches!(l.trim_end().chars().last(), Some('#' | '$')))
+}
+
+#[test]
+fn ctrl_f_opens_a_fleet_tab_whose_input_reaches_every_device() {
+    let (env, zellij) = start();
+    let out = tempfile::tempdir().expect("a directory for the devices' files");
+    let screen = open_picker(&zellij);
+    assert!(
+        screen.contains("<Ctrl f> fleet tab"),
+        "help line missing:\n{screen}"
+    );
+
+    // The three online devices and an offline one: the offline one gets the guide, the
+    // others still open.
+    for (i, filter) in ["kiosk-al", "kiosk-be", "gamma", "offline"]
+        .iter()
+        .enumerate()
+    {
+        zellij.type_text(filter);
+        zellij.wait_for_screen("1 shown", WAIT).unwrap();
+        zellij.send_keys(&["Space"]);
+        zellij
+            .wait_for_screen(&format!("{} selected", i + 1), WAIT)
+            .unwrap();
+        zellij.send_keys(&["Escape"]);
+        zellij.wait_for(WAIT, |s| !s.contains("shown")).unwrap();
+    }
+    zellij.send_keys(&["C-f"]);
+    zellij
+        .wait_for_screen("Cannot connect to kiosk-offline", WAIT)
+        .unwrap();
+
+    let names = ["kiosk-alpha", "kiosk-beta", "gateway-gamma"];
+    let panes: Vec<u64> = names
+        .iter()
+        .map(|n| wait_for_pane(&env, &zellij, n))
+        .collect();
+    let tabs: Vec<serde_json::Value> =
+        serde_json::from_str(&zellij.action(&["list-tabs", "--json"]).unwrap()).unwrap();
+    let fleet = tabs
+        .iter()
+        .find(|t| t["name"] == "fleet (3)")
+        .unwrap_or_else(|| panic!("no tab named fleet (3): {tabs:#?}"));
+    assert_eq!(fleet["is_sync_panes_active"], true, "{fleet:#?}");
+    let in_fleet = zellij.panes().unwrap();
+    for pane in &panes {
+        let p = in_fleet
+            .iter()
+            .find(|p| p["id"] == *pane && p["is_plugin"] == false)
+            .unwrap();
+        assert_eq!(
+            p["tab_id"], fleet["tab_id"],
+            "pane {pane} is outside the fleet tab: {p:#?}"
+        );
+    }
+    // The tab bar says sync is on; leaving the guide and the picker goes back to the fleet tab.
+    zellij.wait_for_screen("fleet (3) (SYNC)", WAIT).unwrap();
+    zellij.send_keys(&["Escape"]);
+    zellij.wait_for_screen("Filter: _", WAIT).unwrap();
+    zellij.send_keys(&["Escape"]);
+    let focused = env.wait_until(30, || {
+        zellij
+            .action(&["current-tab-info", "--json"])
+            .is_ok_and(|t| t.contains("fleet (3)"))
+    });
+    assert!(
+        focused,
+        "the fleet tab is not focused:\n{}",
+        zellij.screen()
+    );
+
+    for pane in &panes {
+        let ready = env.wait_until(30, || {
+            zellij.pane_screen(*pane).is_ok_and(|s| shows_prompt(&s))
+        });
+        assert!(
+            ready,
+            "pane {pane} has no prompt:\n{}",
+            zellij.pane_screen(*pane).unwrap_or_default()
+        );
+    }
+    // Typed once, run on every device: each writes a file named after its own sshd port.
+    let dir = out.path().display().to_string();
+    zellij.type_text(&format!("hostname > {dir}/fleet-${{SSH_CONNECTION##* }}\n"));
+    let files: Vec<_> = device_ports(&env, &names)
+        .iter()
+        .map(|port| out.path().join(format!("fleet-{port}")))
+        .collect();
+    let all = env.wait_until(30, || files.iter().all(|f| f.exists()));
+    assert!(
+        all,
+        "the command did not run everywhere: {:?}\n{}",
+        std::fs::read_dir(out.path()).unwrap().collect::<Vec<_>>(),
+        zellij.screen()
+    );
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        3,
+        "exactly once per device"
+    );
+    if std::env::var_os("NAPSH_E2E_SHOW").is_some() {
+        eprintln!("{}", zellij.screen());
+    }
+
+    zellij.type_text("exit\n");
+    assert!(
+        env.wait_until(30, || env.mappings().is_empty()),
+        "mappings left after the fleet's sessions ended: {:?}",
+        env.mappings()
+    );
+}

@@ -11,6 +11,7 @@ pub fn picker_key(key: &KeyWithModifier) -> Option<PickerKey> {
             BareKey::Char('o') => Some(PickerKey::ToggleOnlineOnly),
             BareKey::Char('r') => Some(PickerKey::Refresh),
             BareKey::Char('e') => Some(PickerKey::AskService),
+            BareKey::Char('f') => Some(PickerKey::OpenFleet),
             BareKey::Char('n') => Some(PickerKey::Down),
             BareKey::Char('p') => Some(PickerKey::Up),
             _ => None,

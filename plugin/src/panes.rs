@@ -2,6 +2,7 @@
 //! pane belongs to which device.
 
 use crate::{CTX_KIND, CTX_SIM};
+use napsh_core::fleet_tab::ReadyFleet;
 use napsh_core::plugin_config::{PanePlacement, PluginConfig};
 use napsh_core::sanitize::pane_title;
 use std::collections::BTreeMap;
@@ -41,19 +42,26 @@ pub fn title(label: &str, service: Option<&str>) -> String {
     }
 }
 
-/// Opens the `napsh ssh` pane for one device (inside `service` when given), named after it
-/// (`device/service`).
-pub fn open_session_pane(config: &PluginConfig, panes: &mut SessionPanes, sim_id: &str, label: &str, service: Option<&str>) {
+/// The `napsh ssh` command of one device's pane (inside `service` when given) and the context
+/// that routes its pane events back to the device.
+fn session_command(config: &PluginConfig, sim_id: &str, service: Option<&str>) -> (CommandToRun, BTreeMap<String, String>) {
     let argv = match service {
         Some(service) => config.ssh_service_argv(sim_id, service),
         None => config.ssh_argv(sim_id),
     };
-    panes.titles.insert(sim_id.to_string(), title(label, service));
     let command = CommandToRun::new_with_args(&argv[0], argv[1..].to_vec());
     let context = BTreeMap::from([
         (CTX_KIND.to_string(), "session".to_string()),
         (CTX_SIM.to_string(), sim_id.to_string()),
     ]);
+    (command, context)
+}
+
+/// Opens the `napsh ssh` pane for one device (inside `service` when given), named after it
+/// (`device/service`).
+pub fn open_session_pane(config: &PluginConfig, panes: &mut SessionPanes, sim_id: &str, label: &str, service: Option<&str>) {
+    let (command, context) = session_command(config, sim_id, service);
+    panes.titles.insert(sim_id.to_string(), title(label, service));
     match config.placement {
         PanePlacement::Tiled => {
             open_command_pane(command, context);
@@ -69,6 +77,25 @@ pub fn open_session_pane(config: &PluginConfig, panes: &mut SessionPanes, sim_id
             open_command_pane(command, context);
         }
     }
+}
+
+/// Opens a fleet tab: a new tab named `fleet (N)` with one tiled `napsh ssh` pane per device
+/// (Zellij tiles them), then turns on synchronized input for it (it is the focused tab).
+pub fn open_fleet_tab(config: &PluginConfig, panes: &mut SessionPanes, fleet: &ReadyFleet) {
+    let Some((first, rest)) = fleet.panes.split_first() else { return };
+    for pane in &fleet.panes {
+        panes.titles.insert(pane.sim_id.clone(), pane.title.clone());
+    }
+    let (command, context) = session_command(config, &first.sim_id, None);
+    let (tab_id, _) = open_command_pane_in_new_tab(command, context);
+    if let Some(tab_id) = tab_id {
+        rename_tab_with_id(tab_id as u64, &fleet.name);
+    }
+    for pane in rest {
+        let (command, context) = session_command(config, &pane.sim_id, None);
+        open_command_pane(command, context);
+    }
+    toggle_active_tab_sync();
 }
 
 /// Whether a session pane's exit code means napsh or ssh could not connect (rather than the

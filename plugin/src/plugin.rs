@@ -6,6 +6,7 @@ mod keys;
 mod panes;
 mod screens;
 
+use napsh_core::fleet_tab::PendingFleet;
 use napsh_core::messages::{ConnectResult, ErrorEnvelope, GuideReport};
 use napsh_core::picker_feed;
 use napsh_core::picker::{Picker, PickerIntent, Progress};
@@ -42,6 +43,10 @@ struct State {
     pending_connects: std::collections::BTreeSet<String>,
     /// SIM id → the service its pending connection opens (absent: the host OS).
     pending_services: BTreeMap<String, String>,
+    /// Fleet tabs waiting for their devices' connect answers.
+    fleets: Vec<PendingFleet>,
+    /// The fleet tab to go back to once the guides shown over it are dismissed.
+    fleet_tab: Option<String>,
 }
 
 impl Default for State {
@@ -57,6 +62,8 @@ impl Default for State {
             queued_guides: Vec::new(),
             pending_connects: Default::default(),
             pending_services: BTreeMap::new(),
+            fleets: Vec::new(),
+            fleet_tab: None,
         }
     }
 }
@@ -170,9 +177,11 @@ impl State {
                 true
             }
             PickerIntent::Connect(sim_ids) => {
-                for sim_id in &sim_ids {
-                    self.pending_services.remove(sim_id);
-                }
+                self.connect(&sim_ids);
+                true
+            }
+            PickerIntent::OpenFleet(sim_ids) => {
+                self.fleets.push(PendingFleet::new(&sim_ids));
                 self.connect(&sim_ids);
                 true
             }
@@ -182,8 +191,8 @@ impl State {
                 true
             }
             PickerIntent::ConnectService { sim_id, service } => {
-                self.pending_services.insert(sim_id.clone(), service);
-                self.connect(&[sim_id]);
+                self.connect(std::slice::from_ref(&sim_id));
+                self.pending_services.insert(sim_id, service);
                 true
             }
         }
@@ -195,8 +204,12 @@ impl State {
         run_helper(&self.config.refresh_devices_argv(), "refresh", None);
     }
 
+    /// Asks napsh for each device's mapping; its pane opens when the answer comes (on the
+    /// host OS unless a service is recorded after this call).
     fn connect(&mut self, sim_ids: &[String]) {
+        self.fleet_tab = None;
         for sim_id in sim_ids {
+            self.pending_services.remove(sim_id);
             self.pending_connects.insert(sim_id.clone());
             self.picker.set_progress(sim_id, Progress::Connecting);
             run_helper(&self.config.connect_argv(sim_id), "connect", Some(sim_id));
@@ -263,9 +276,12 @@ impl State {
         match result {
             Some(r) if r.ok => {
                 let label = r.name.filter(|n| !n.is_empty()).unwrap_or_else(|| sim_id.to_string());
-                panes::open_session_pane(&self.config, &mut self.panes, sim_id, &label, service.as_deref());
+                if !self.answer_fleet(sim_id, Some(&label)) {
+                    panes::open_session_pane(&self.config, &mut self.panes, sim_id, &label, service.as_deref());
+                }
             }
             Some(r) => {
+                self.answer_fleet(sim_id, None);
                 let reason = r.error.map(|e| e.message).unwrap_or_else(|| "napsh could not connect".into());
                 self.picker.set_progress(sim_id, Progress::Failed(reason.clone()));
                 let guide = GuideReport {
@@ -278,11 +294,24 @@ impl State {
                 self.show_guide(GuideScreen::new(guide));
             }
             None => {
+                self.answer_fleet(sim_id, None);
                 let reason = helper_error(code, stdout, stderr);
                 self.picker.set_progress(sim_id, Progress::Failed(reason));
                 run_helper(&self.config.guide_argv(sim_id), "guide", Some(sim_id));
             }
         }
+    }
+
+    /// Gives a fleet device's connect answer to its fleet (`label` when it connected); opens
+    /// the fleet's tab once every device answered. `false` when the device is in no fleet.
+    fn answer_fleet(&mut self, sim_id: &str, label: Option<&str>) -> bool {
+        let Some(fleet) = self.fleets.iter_mut().find(|f| f.awaits(sim_id)) else { return false };
+        if let Some(ready) = fleet.answer(sim_id, label) {
+            panes::open_fleet_tab(&self.config, &mut self.panes, &ready);
+            self.fleet_tab = Some(ready.name);
+        }
+        self.fleets.retain(|f| !f.complete());
+        true
     }
 
     fn on_guide(&mut self, sim_id: &str, code: Option<i32>, stdout: &[u8], stderr: &[u8]) -> bool {
@@ -346,6 +375,11 @@ impl State {
         if self.queued_guides.is_empty() {
             self.screen = Screen::List(ListScreen);
             hide_self();
+            // A guide popped the picker up over a fleet tab it had just opened (and nothing was
+            // connected since): back there.
+            if let Some(tab) = self.fleet_tab.take() {
+                go_to_tab_name(&tab);
+            }
         } else {
             self.screen = Screen::Guide(self.queued_guides.remove(0));
         }

@@ -72,7 +72,7 @@ impl ListScreen {
         }
         render_status(status, rows.saturating_sub(2), cols);
         help_line(
-            &[("↑↓", "move"), ("Space", "select"), ("Ctrl a", "all"), ("Enter", "connect"), ("Ctrl e", "service"), ("Ctrl o", "online only"), ("Ctrl r", "refresh"), ("Esc", "close")],
+            &[("↑↓", "move"), ("Space", "select"), ("Ctrl a", "all"), ("Enter", "connect"), ("Ctrl f", "fleet tab"), ("Ctrl e", "service"), ("Ctrl o", "online only"), ("Ctrl r", "refresh"), ("Esc", "close")],
             rows.saturating_sub(1),
             cols,
         );

@@ -166,14 +166,13 @@ floor_echo=$(hop_port 4)
 # The peers, in front of the same mapping: socat relaying to the mapping endpoint, and ssh -L
 # through the mapping's device sshd (port 22, its own mapping) to the same targets.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_socat() { # start_socat TARGET_PORT: a socat relay to it; prints its port
-  local port; port=$(free_port)
-  socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$1" &
+start_socat() { # start_socat PORT TARGET_PORT: a socat relay on PORT to TARGET_PORT
+  socat "TCP-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$2" >/dev/null 2>&1 &
   pids+=($!)
-  echo "$port"
 }
-socat_stream=$(start_socat "$mapping_stream")
-socat_echo=$(start_socat "$mapping_echo")
+socat_stream=$(free_port) socat_echo=$(free_port)
+start_socat "$socat_stream" "$mapping_stream"
+start_socat "$socat_echo" "$mapping_echo"
 "$napsh" connect --keep bench-1 >"$work/connect.out"
 mapping_ssh=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/connect.out" | head -1)
 sshl_stream=$(free_port) sshl_echo=$(free_port)
@@ -182,7 +181,9 @@ ssh -N -i "$work/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHos
   -L "127.0.0.1:$sshl_stream:127.0.0.1:$stream_port" -L "127.0.0.1:$sshl_echo:127.0.0.1:$echo_port" \
   "$(id -un)@127.0.0.1" &
 pids+=($!)
-for port in "$socat_stream" "$socat_echo" "$sshl_stream" "$sshl_echo"; do
+# Each tool opens both of its listeners at once: probing the echo ones (a probe of a stream
+# port would start a stream) says both are up.
+for port in "$socat_echo" "$sshl_echo"; do
   for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()" 2>/dev/null && break; sleep 0.1; done
 done
 

@@ -14,11 +14,16 @@ fn start(settings: &str) -> (TestEnv, ZellijSession) {
     (env, zellij)
 }
 
-/// The screen line of the picker row naming `device`.
+/// The screen line of the picker row naming `device` (its online mark, then its name; a pane
+/// title elsewhere on the screen may name it too).
 fn row<'a>(screen: &'a str, device: &str) -> &'a str {
     screen
         .lines()
-        .find(|l| l.contains(&format!(" {device} ")))
+        .find(|l| {
+            ["●", "○"]
+                .iter()
+                .any(|m| l.contains(&format!("] {m} {device} ")))
+        })
         .unwrap_or_else(|| panic!("no row for {device}:\n{screen}"))
 }
 

@@ -137,7 +137,10 @@ async fn buffer_body(req: Request) -> (Request, String) {
     } else {
         String::from_utf8_lossy(&bytes).into_owned()
     };
-    (Request::from_parts(parts, axum::body::Body::from(bytes)), text)
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        text,
+    )
 }
 
 /// A request-log record, pushed when dropped: after the answer, or when the client went away

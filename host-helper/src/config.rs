@@ -374,7 +374,6 @@ pub fn fetch_password(source: &PasswordSource) -> Result<String> {
 mod tests {
     use super::*;
     use napsh_core::soracom::TagSet;
-    use rstest::rstest;
 
     fn device(name: &str, tags: &[(&str, &str)]) -> Device {
         let mut all = TagSet::new();

@@ -5,7 +5,9 @@
 #   scripts/ensure-tools.sh              everything the tests need (scripts/test.sh)
 #   scripts/ensure-tools.sh --demo       only what the demo needs (scripts/demo.sh): OpenSSH
 #                                        client and server, tmux, the wasm32-wasip1 target, Zellij
-#   scripts/ensure-tools.sh --no-zellij  the tests' tools without Zellij (benchmarks)
+#   scripts/ensure-tools.sh --no-zellij  the tests' tools without Zellij
+#   scripts/ensure-tools.sh --bench      the tests' tools and socat (scripts/bench-reach.sh
+#                                        compares napsh tunnel with it)
 #
 # The tests add: util-linux `script`, man/groff, passwd (a throwaway device user), rsync,
 # Chromium + Node.js + playwright-core (the browser test), Debian's ansible-core, cargo-fuzz.
@@ -26,8 +28,9 @@ want_zellij=1
 for arg in "$@"; do
   case "$arg" in
     --demo) mode=demo ;;
+    --bench) mode=bench ;;
     --no-zellij) want_zellij=0 ;;
-    *) echo "usage: scripts/ensure-tools.sh [--demo] [--no-zellij]" >&2; exit 2 ;;
+    *) echo "usage: scripts/ensure-tools.sh [--demo | --bench] [--no-zellij]" >&2; exit 2 ;;
   esac
 done
 
@@ -54,6 +57,8 @@ missing_apt_packages() {
   command -v npm >/dev/null || echo npm
   command -v rsync >/dev/null || echo rsync         # napsh ssh-config e2e (rsync -e ssh)
   ansible_works || echo ansible-core               # napsh inventory e2e
+  [ "$mode" = bench ] || return 0
+  command -v socat >/dev/null || echo socat          # bench-reach.sh: tunnel vs socat
 }
 
 ensure_apt_packages() {
@@ -117,7 +122,7 @@ ensure_ansible() {
 
 ensure_apt_packages
 ensure_wasm_target
-if [ "$mode" = tests ]; then
+if [ "$mode" != demo ]; then
   ensure_ansible
   ensure_web_e2e_modules
   ensure_cargo_fuzz

@@ -333,7 +333,7 @@ fn the_demo_connects_a_device_and_quits_leaving_nothing() {
     z.type_text("kiosk-osaka-01");
     z.wait_for_screen("Filter: kiosk-osaka-01", WAIT).unwrap();
     z.send_keys(&["Enter"]);
-    let pane = wait_for_pane(z, "kiosk-osaka-01");
+    let pane = z.wait_for_pane("kiosk-osaka-01");
     z.write_to_pane(pane, "echo demo-marker-$((6*7))\n")
         .unwrap();
     let answered = wait_until(|| {
@@ -375,15 +375,4 @@ fn wait_until<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// Waits for a terminal pane titled `title`; its id.
-fn wait_for_pane(zellij: &ZellijSession, title: &str) -> u64 {
-    let pane = wait_until(|| {
-        zellij
-            .terminal_panes_titled(title)
-            .ok()
-            .and_then(|p| p.first().copied())
-    });
-    pane.unwrap_or_else(|| panic!("no pane named {title}: {:#?}", zellij.panes()))
 }

@@ -59,11 +59,7 @@ fn connect_in_picker(width: u16, filter: &str) -> (TestEnv, ZellijSession) {
     let fleet = format!("{TWO_DEVICES}\n[[devices]]\nname = \"dev-offline\"\nonline = false\n");
     let env = TestEnv::start(env!("CARGO_BIN_EXE_napsh"), &fleet);
     let zellij = ZellijSession::start(&env, width, 45).expect("starting zellij");
-    zellij.send_keys(&[PICKER_KEY]);
-    zellij.wait_for_screen("napsh — 3 devices", WAIT).unwrap();
-    zellij.type_text(filter);
-    zellij.wait_for_screen("1 shown", WAIT).unwrap();
-    zellij.send_keys(&["Enter"]);
+    zellij.pick("napsh — 3 devices", filter);
     (env, zellij)
 }
 
@@ -87,18 +83,11 @@ fn the_guide_reason_wraps_in_a_narrow_picker() {
 #[test]
 fn reopening_the_picker_after_a_connect_starts_with_an_empty_filter() {
     let (env, zellij) = connect_in_picker(200, "dev-a");
-    let connected = env.wait_until(30, || {
-        zellij
-            .terminal_panes_titled("dev-a")
-            .is_ok_and(|p| !p.is_empty())
-    });
-    assert!(connected, "no dev-a pane: {:?}", zellij.panes());
-
+    let pane = zellij.wait_for_pane("dev-a");
     zellij.send_keys(&[PICKER_KEY]);
     zellij.type_text("dev-b");
     let screen = zellij.wait_for_screen("Filter: dev-b", WAIT).unwrap();
     assert!(!screen.contains("dev-adev-b"), "{screen}");
-    let pane = zellij.terminal_panes_titled("dev-a").unwrap()[0];
     zellij.write_to_pane(pane, "exit\n").unwrap();
     assert!(env.wait_until(30, || env.mappings().is_empty()));
 }

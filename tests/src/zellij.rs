@@ -243,6 +243,43 @@ impl ZellijSession {
     pub fn pane_screen(&self, pane_id: u64) -> Result<String> {
         self.action(&["dump-screen", "--pane-id", &format!("terminal_{pane_id}")])
     }
+
+    /// Opens the picker (the test binding), waits for `header` (`napsh — N devices`), types
+    /// `filter`, waits until it leaves one device and presses Enter on it.
+    pub fn pick(&self, header: &str, filter: &str) {
+        let wait = Duration::from_secs(30);
+        self.send_keys(&[PICKER_KEY]);
+        self.wait_for_screen(header, wait).unwrap();
+        self.type_text(filter);
+        self.wait_for_screen("1 shown", wait).unwrap();
+        self.send_keys(&["Enter"]);
+    }
+
+    /// Waits (up to a minute) for a terminal pane titled `title`; its id.
+    pub fn wait_for_pane(&self, title: &str) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = self.terminal_panes_titled(title).ok();
+            if let Some(&id) = found.as_ref().and_then(|p| p.first()) {
+                return id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no pane named {title}: {:#?}",
+                self.panes()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The `list-panes --json` entry of the terminal pane `id`.
+    pub fn pane(&self, id: u64) -> serde_json::Value {
+        self.panes()
+            .unwrap()
+            .into_iter()
+            .find(|p| p["is_plugin"] == false && p["id"].as_u64() == Some(id))
+            .unwrap_or_else(|| panic!("no terminal pane {id}"))
+    }
 }
 
 impl ZellijSession {

@@ -29,7 +29,7 @@ const FAKES: &[(&str, &str)] = &[
 for p in "$@"; do case "$p" in
   openssh-client) mk ssh ;; tmux) mk tmux ;; passwd) mk useradd; mk chpasswd ;;
   util-linux) mk script ;; man-db) mk man ;; groff-base) mk groff ;; nodejs) mk node ;;
-  npm) cat "$BIN/.npm" >"$BIN/npm"; chmod +x "$BIN/npm" ;; rsync) mk rsync ;; ansible-core) mk ansible; mk ansible-playbook ;;
+  npm) cat "$BIN/.npm" >"$BIN/npm"; chmod +x "$BIN/npm" ;; rsync) mk rsync ;; socat) mk socat ;; ansible-core) mk ansible; mk ansible-playbook ;;
 esac; done"#,
     ),
     (
@@ -203,11 +203,17 @@ fn the_tests_get_debian_ansible_core_never_pip_and_a_second_run_installs_nothing
         "Zellij is there already: {calls:#?}"
     );
 
+    assert!(!packages.contains(&"socat".to_string()), "{calls:#?}");
     assert_eq!(
         machine.ensure_tools(&[]),
         Vec::<String>::new(),
         "second run"
     );
+
+    // The benchmarks add socat, and only that.
+    let bench = machine.ensure_tools(&["--bench"]);
+    assert_eq!(apt_installed(&bench), ["socat"], "{bench:#?}");
+    assert_eq!(machine.ensure_tools(&["--bench"]), Vec::<String>::new());
 }
 
 #[test]

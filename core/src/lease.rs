@@ -75,7 +75,7 @@ pub enum Acquire {
     /// Use this live mapping; `recorded` when napsh created it (then it can be held).
     Reuse {
         /// The mapping, as the evidence shows it.
-        mapping: PortMapping,
+        mapping: Box<PortMapping>,
         /// Whether napsh recorded it.
         recorded: bool,
     },
@@ -170,7 +170,7 @@ pub fn plan_acquire(want: &Want, records: &[Recorded], evidence: Option<&Evidenc
         });
     let acquire = match best {
         Some(m) => Acquire::Reuse {
-            mapping: m.clone(),
+            mapping: Box::new(m.clone()),
             recorded: is_recorded(m),
         },
         None => Acquire::Create,

@@ -193,7 +193,7 @@ impl Leases {
         );
         self.forget(&plan.forget);
         match plan.acquire {
-            Acquire::Reuse { mapping, recorded } => self.hold(mapping, recorded, &holder, &want),
+            Acquire::Reuse { mapping, recorded } => self.hold(*mapping, recorded, &holder, &want),
             Acquire::Create | Acquire::NeedEvidence => {
                 if !fast {
                     let sim = evidence.and_then(|g| g.sim);

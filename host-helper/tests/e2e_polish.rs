@@ -78,6 +78,10 @@ fn the_guide_reason_wraps_in_a_narrow_picker() {
             .any(|l| l.contains("signa…") || l.contains("cellular…")),
         "the reason was cut:\n{screen}"
     );
+    // The guide's paragraphs wrap as wholes: no stub of a sentence broken for 80 columns.
+    assert!(screen.contains("Common causes"), "{screen}");
+    let stub = |l: &str| l.trim_matches(|c: char| c == '│' || c == ' ') == "does not";
+    assert!(!screen.lines().any(stub), "a stub line:\n{screen}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the exact ssh line when a mapping exists. Retry or go back from here.
 
 use super::{help_line, KeyResponse, ListScreen, Screen};
-use napsh_core::guide::reason_lines;
+use napsh_core::guide::{paragraphs, reason_lines};
 use napsh_core::messages::GuideReport;
 use napsh_core::picker::{pad_to_width, window_start, wrap_to_width, PickerIntent};
 use napsh_core::sanitize::for_terminal;
@@ -65,7 +65,7 @@ impl GuideScreen {
         } else {
             text.lines().collect()
         };
-        body.iter().flat_map(|line| wrap_to_width(&for_terminal(line), width)).collect()
+        paragraphs(body).iter().flat_map(|line| wrap_to_width(&for_terminal(line), width)).collect()
     }
 
     /// Title, reason, guide lines, help.

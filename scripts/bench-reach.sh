@@ -8,10 +8,13 @@
 #       (the napsh-relay crate), so the path is also measured through two bare relay hops
 #       (relay/examples/relay-hop.rs, no napsh) — the floor any two-hop relay path has here —
 #       and the CPU seconds each path burns per GB (sender + relays + receiver), which bounds
-#       the ratio on a CPU-bound box.
+#       the ratio on a CPU-bound box. Peers through the same mapping, side by side: `socat
+#       TCP-LISTEN,fork TCP:<mapping endpoint>` (what one would run by hand) and `ssh -L` to the
+#       device through the mapping (the encrypted way).
 #   (b) `scp` of a BENCH_SCP_MB file through `napsh proxy` (the ssh-config ProxyCommand) vs scp
 #       direct to the same sshd, and vs scp to the mapping endpoint.
-# Goals: tunnel >= 0.8, scp through proxy >= 0.9. Numbers are noisy on a shared 2-core box.
+# Goals: tunnel / two bare hops >= 0.95, tunnel / socat >= 1.0, scp through proxy >= 0.9.
+# Numbers are noisy on a shared 2-core box.
 # Usage: scripts/bench-reach.sh   (env: BENCH_MB=200 BENCH_SCP_MB=200 BENCH_REPS=5 BENCH_RTT=2000;
 #        BENCH_DEBUG=1 uses debug builds, only to try the script)
 set -euo pipefail
@@ -22,7 +25,7 @@ SCP_MB=${BENCH_SCP_MB:-200}
 REPS=${BENCH_REPS:-5}
 RTT=${BENCH_RTT:-2000}
 
-scripts/ensure-tools.sh --no-zellij
+scripts/ensure-tools.sh --bench --no-zellij
 profile=release
 [ "${BENCH_DEBUG:-0}" = 1 ] && profile=debug   # only to try the script quickly
 cargo build --profile "${profile/debug/dev}" --locked -q -p napsh -p napsh-emulator
@@ -160,6 +163,30 @@ start_hop "127.0.0.1:$(hop_port 3)" 4
 floor_echo=$(hop_port 4)
 [ -n "$floor_stream" ] && [ -n "$floor_echo" ] || { echo "bench: relay-hop did not start" >&2; exit 1; }
 
+# The peers, in front of the same mapping: socat relaying to the mapping endpoint, and ssh -L
+# through the mapping's device sshd (port 22, its own mapping) to the same targets.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_socat() { # start_socat PORT TARGET_PORT: a socat relay on PORT to TARGET_PORT
+  socat "TCP-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$2" >/dev/null 2>&1 &
+  pids+=($!)
+}
+socat_stream=$(free_port) socat_echo=$(free_port)
+start_socat "$socat_stream" "$mapping_stream"
+start_socat "$socat_echo" "$mapping_echo"
+"$napsh" connect --keep bench-1 >"$work/connect.out"
+mapping_ssh=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/connect.out" | head -1)
+sshl_stream=$(free_port) sshl_echo=$(free_port)
+ssh -N -i "$work/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+  -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ExitOnForwardFailure=yes -p "$mapping_ssh" \
+  -L "127.0.0.1:$sshl_stream:127.0.0.1:$stream_port" -L "127.0.0.1:$sshl_echo:127.0.0.1:$echo_port" \
+  "$(id -un)@127.0.0.1" &
+pids+=($!)
+# Each tool opens both of its listeners at once: probing the echo ones (a probe of a stream
+# port would start a stream) says both are up.
+for port in "$socat_echo" "$sshl_echo"; do
+  for _ in $(seq 1 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()" 2>/dev/null && break; sleep 0.1; done
+done
+
 # CPU ticks (user + system, every thread) of the processes that may carry a stream.
 ticks() { local t=0 p; for p in "${pids[@]}"; do
   t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
@@ -170,22 +197,28 @@ measure() { # measure NAME PORT: one pull; appends its MB/s to NAME's list, adds
   cpu[$1]=$(python3 -c "print(${cpu[$1]:-0} + $own + ($(ticks) - $before) / $(getconf CLK_TCK))")
   eval "$1+=($rate)"
 }
-direct=() mapping=() tunnel=() floor=()
+direct=() mapping=() tunnel=() floor=() socat=() sshl=()
 for _ in $(seq 1 "$REPS"); do
   measure direct "$stream_port"
   measure mapping "$mapping_stream"
   measure tunnel "$tunnel_stream"
   measure floor "$floor_stream"
+  measure socat "$socat_stream"
+  measure sshl "$sshl_stream"
 done
 read -r d_best d_med <<<"$(stats "${direct[@]}")"
 read -r m_best m_med <<<"$(stats "${mapping[@]}")"
 read -r t_best t_med <<<"$(stats "${tunnel[@]}")"
 read -r f_best f_med <<<"$(stats "${floor[@]}")"
+read -r so_best so_med <<<"$(stats "${socat[@]}")"
+read -r sl_best sl_med <<<"$(stats "${sshl[@]}")"
 per_gb() { python3 -c "print(f'{${cpu[$1]} / ($REPS * $MB / 1000):.2f}')"; }
 rtt_direct=$(python3 "$work/net.py" rtt "$echo_port" "$RTT")
 rtt_mapping=$(python3 "$work/net.py" rtt "$mapping_echo" "$RTT")
 rtt_tunnel=$(python3 "$work/net.py" rtt "$tunnel_echo" "$RTT")
 rtt_floor=$(python3 "$work/net.py" rtt "$floor_echo" "$RTT")
+rtt_socat=$(python3 "$work/net.py" rtt "$socat_echo" "$RTT")
+rtt_sshl=$(python3 "$work/net.py" rtt "$sshl_echo" "$RTT")
 kill -TERM "$tunnel_pid"; wait "$tunnel_pid" 2>/dev/null || true
 
 echo "== (b) scp of $SCP_MB MB x $REPS: through napsh proxy vs direct" >&2
@@ -193,8 +226,6 @@ head -c $((SCP_MB * 1000 * 1000)) /dev/urandom >"$work/big.bin"
 "$napsh" ssh-config >"$work/ssh_config"
 ssh_opts=(-i "$work/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
 user=$(id -un)
-"$napsh" connect --keep bench-1 >"$work/connect.out"
-mapping_ssh=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/connect.out" | head -1)
 scp_rate() { # prints MB/s of one scp
   local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N)
   python3 -c "print(f'{$SCP_MB/($t1-$t0):.1f}')"
@@ -219,14 +250,16 @@ napsh reach benchmark ($(nproc) cores, release builds; MB/s, best / median of $R
       Napter mapping endpoint       $m_best / $m_med   (the emulator's forwarder alone)
       napsh tunnel                  $t_best / $t_med
       two bare relay hops           $f_best / $f_med   (napsh-relay alone, no napsh: the floor)
-      ratio tunnel/direct           $(ratio "$t_med" "$d_med")  (goal >= 0.8: $(verdict "$(ratio "$t_med" "$d_med")" 0.8))
-      ratio tunnel/mapping          $(ratio "$t_med" "$m_med")  (napsh's own cost: $(verdict "$(ratio "$t_med" "$m_med")" 0.8))
+      socat → mapping endpoint      $so_best / $so_med   (socat TCP-LISTEN,fork TCP:endpoint)
+      ssh -L through the mapping    $sl_best / $sl_med   (encrypted, via the device's sshd)
+      ratio tunnel/two bare hops    $(ratio "$t_med" "$f_med")  (goal >= 0.95: $(verdict "$(ratio "$t_med" "$f_med")" 0.95))
+      ratio tunnel/socat            $(ratio "$t_med" "$so_med")  (goal >= 1.0: $(verdict "$(ratio "$t_med" "$so_med")" 1.0))
+      ratio tunnel/ssh -L           $(ratio "$t_med" "$sl_med")
+      ratio tunnel/mapping          $(ratio "$t_med" "$m_med")  (napsh's own cost on top of the mapping)
       ratio two bare hops/direct    $(ratio "$f_med" "$d_med")  (the floor of a two-hop path on this box)
-      ratio tunnel/two bare hops    $(ratio "$t_med" "$f_med")
-      CPU s per GB (all processes)  direct $(per_gb direct), mapping $(per_gb mapping), tunnel $(per_gb tunnel), two bare hops $(per_gb floor)
-      CPU-bound ceiling of tunnel/direct  $(python3 -c "print(f'{${cpu[direct]} / ${cpu[tunnel]}:.2f}')")  (direct's CPU ÷ the tunnel path's)
-      round trip (median of $RTT)   direct ${rtt_direct} µs, mapping ${rtt_mapping} µs, tunnel ${rtt_tunnel} µs, two bare hops ${rtt_floor} µs
-      added by napsh tunnel         $(python3 -c "print(f'{$rtt_tunnel-$rtt_mapping:.1f}')") µs per round trip
+      CPU s per GB (all processes)  direct $(per_gb direct), mapping $(per_gb mapping), tunnel $(per_gb tunnel), two bare hops $(per_gb floor), socat $(per_gb socat), ssh -L $(per_gb sshl)
+      round trip (median of $RTT)   direct ${rtt_direct} µs, mapping ${rtt_mapping} µs, tunnel ${rtt_tunnel} µs, two bare hops ${rtt_floor} µs, socat ${rtt_socat} µs, ssh -L ${rtt_sshl} µs
+      added per round trip          tunnel $(python3 -c "print(f'{$rtt_tunnel-$rtt_mapping:.1f}')") µs, socat $(python3 -c "print(f'{$rtt_socat-$rtt_mapping:.1f}')") µs, ssh -L $(python3 -c "print(f'{$rtt_sshl-$rtt_mapping:.1f}')") µs (over the mapping endpoint alone)
   (b) scp of $SCP_MB MB
       scp direct to sshd            $sd_best / $sd_med
       scp to the mapping endpoint   $sm_best / $sm_med

@@ -3,25 +3,66 @@
 # online device a real sshd with its own host key), a soracom-cli profile for it, and Zellij
 # with the napsh picker one keypress away (Alt s). Quitting Zellij (Ctrl q) stops the emulator
 # and every device. No Soracom account needed; your own Zellij and napsh settings are untouched.
+#
+# Only the demo's tools are installed (scripts/ensure-tools.sh --demo). On a fresh machine Zellij
+# builds while the plugin and napsh do. NAPSH_DEMO_BIN=DIR runs the napsh and napsh-emulator
+# binaries in DIR instead of building them, NAPSH_DEMO_SESSION names the Zellij session (the
+# demo's own end-to-end test uses both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-scripts/ensure-tools.sh
-scripts/build-plugin.sh
-cargo build --locked -q -p napsh -p napsh-emulator
-bin="$root/target/debug"
-
 demo=$(mktemp -d -t napsh-demo.XXXXXX)
-session="napsh-demo-$$"
-emulator_pid=
+session="${NAPSH_DEMO_SESSION:-napsh-demo-$$}"
+emulator_pid='' tools_pid=''
+# Says something on the terminal, which may be gone (closed window): never fails.
+say() { echo "$@" 2>/dev/null || true; }
 cleanup() {
+  if [ -n "$tools_pid" ]; then kill -- "-$tools_pid" 2>/dev/null || true; fi
   zellij delete-session --force "$session" >/dev/null 2>&1 || true
-  if [ -n "$emulator_pid" ]; then kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null; fi
+  if [ -n "$emulator_pid" ]; then
+    close_leftover_mappings
+    kill "$emulator_pid" 2>/dev/null || true
+    wait "$emulator_pid" 2>/dev/null || true
+    say "demo: the emulator and every device stopped"
+  fi
   rm -rf "$demo"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+
+# Each device pane's napsh deletes its mapping as Zellij closes it; a few seconds for that,
+# then whatever is still open is deleted here (and said).
+close_leftover_mappings() {
+  local json=''
+  for _ in $(seq 1 50); do
+    # No answer: the emulator stopped already (SIGHUP), and its mappings with it.
+    json=$(napsh mappings --json 2>/dev/null) || return 0
+    [ "$json" = "[]" ] && break
+    sleep 0.1
+  done
+  if [ "$json" = "[]" ]; then
+    say "demo: no mapping left"
+  else
+    say "demo: mappings were still open; deleting them"
+    napsh mappings close --all --any >/dev/null 2>&1 || true
+  fi
+}
+
+if [ -n "${NAPSH_DEMO_BIN:-}" ]; then
+  bin=$(cd "$NAPSH_DEMO_BIN" && pwd)
+  scripts/ensure-tools.sh --demo
+else
+  scripts/ensure-tools.sh --demo --no-zellij
+  # Its own process group, so that an interrupted demo stops the whole cargo build.
+  setsid scripts/ensure-tools.sh --demo & tools_pid=$!
+  scripts/build-plugin.sh
+  cargo build --locked -q -p napsh -p napsh-emulator
+  wait "$tools_pid" || { tools_pid=''; echo "demo: installing Zellij failed (see above)" >&2; exit 1; }
+  tools_pid=''
+  bin="$root/target/debug"
+fi
 
 # Everything the demo writes lives under $demo: napsh's and Zellij's config, cache and state.
 export XDG_CONFIG_HOME="$demo/config" XDG_CACHE_HOME="$demo/cache" XDG_STATE_HOME="$demo/state" \

@@ -24,19 +24,28 @@ pub const KEY_TYPES: [&str; 8] = [
 pub const DEFAULT_KEY_FILES: [&str; 3] = ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"];
 
 /// Remote `sh` program for `napsh keys push`: reads one public key line on stdin and appends
-/// it to `~/.ssh/authorized_keys` unless that key is already there (whatever its comment or
-/// options); makes `~/.ssh` 0700 and the file 0600; never rewrites existing lines (adds a
-/// missing final newline first). Prints `added` or `present`; exits 65 without a key.
+/// it to `~/.ssh/authorized_keys` unless that key is already active there (its type and blob
+/// as two consecutive words of a line that is not a comment, whatever its comment or
+/// options: a key only mentioned in a `#` line or a comment does not count); makes `~/.ssh`
+/// 0700 and the file 0600; never rewrites existing lines (adds a missing final newline
+/// first). Prints `added` or `present`; exits 65 without a key.
 /// Contains no single quote, so that it can be sent as `sh -c '…'`.
 pub const PUSH_SNIPPET: &str = r#"set -eu; set -f; umask 077
 line=; IFS= read -r line || true
 set -- $line
 if [ $# -lt 2 ]; then echo "napsh: no public key on stdin" >&2; exit 65; fi
-blob=$2; d="$HOME/.ssh"; f="$d/authorized_keys"
+kt=$1; blob=$2; d="$HOME/.ssh"; f="$d/authorized_keys"
 mkdir -p "$d"; chmod 700 "$d"
 if [ ! -f "$f" ]; then : > "$f"; fi
 chmod 600 "$f"
-if grep -qF -- "$blob" "$f"; then echo present; exit 0; fi
+while IFS= read -r l || [ -n "$l" ]; do
+  set -- $l
+  case ${1:-#} in \#*) continue;; esac
+  while [ $# -ge 2 ]; do
+    if [ "$1" = "$kt" ] && [ "$2" = "$blob" ]; then echo present; exit 0; fi
+    shift
+  done
+done < "$f"
 if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then echo >> "$f"; fi
 printf "%s\n" "$line" >> "$f"
 echo added"#;
@@ -238,6 +247,51 @@ mod tests {
         assert!(!k.install_line().contains('\x1b'));
         let rows = listing_rows(&list_keys(&format!("{ED}\x1b[2J"), fp));
         assert!(!rows[0][2].contains('\x1b'));
+    }
+
+    /// Runs [`PUSH_SNIPPET`] with `key` on stdin against an `authorized_keys` holding
+    /// `existing`; returns what it printed and the file afterwards.
+    fn push_into(existing: &str, key: &str) -> (String, String) {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".ssh")).unwrap();
+        let file = home.path().join(".ssh/authorized_keys");
+        std::fs::write(&file, existing).unwrap();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", PUSH_SNIPPET])
+            .env("HOME", home.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{key}\n").as_bytes()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (said, std::fs::read_to_string(&file).unwrap())
+    }
+
+    #[rstest]
+    #[case::commented_out(&format!("# {ED}\n"))]
+    #[case::indented_comment(&format!("  #{ED}\n"))]
+    #[case::inside_another_comment(&format!("ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB x {}\n", ED.split(' ').nth(1).unwrap()))]
+    fn a_key_only_mentioned_is_not_present(#[case] existing: &str) {
+        let (said, after) = push_into(existing, ED);
+        assert_eq!(said, "added");
+        assert_eq!(after, format!("{existing}{ED}\n"));
+    }
+
+    #[rstest]
+    #[case::plain(&format!("{ED}\n"))]
+    #[case::other_comment(&format!("{} other@host\n", &ED[..ED.rfind(' ').unwrap()]))]
+    #[case::with_options(&format!("from=\"10.0.0.0/8\",no-pty {ED}\n"))]
+    #[case::indented_no_newline(&format!("  {ED}"))]
+    fn an_active_key_is_present(#[case] existing: &str) {
+        let (said, after) = push_into(existing, ED);
+        assert_eq!(said, "present");
+        assert_eq!(after, existing);
     }
 
     #[test]

@@ -62,18 +62,29 @@ pub fn prefixes(labels: &[String]) -> Vec<String> {
 pub struct LineSplitter {
     /// Bytes of the line not yet terminated.
     pending: Vec<u8>,
+    /// Keep the `\r` of a `\r\n` line end ([`OutputMode::Raw`]: byte for byte).
+    keep_cr: bool,
 }
 
 impl LineSplitter {
+    /// A splitter for lines shown as `mode` says: [`OutputMode::Raw`] keeps every byte but
+    /// the `\n` (a `\r\n` line end keeps its `\r`).
+    pub fn for_mode(mode: OutputMode) -> Self {
+        LineSplitter {
+            pending: Vec::new(),
+            keep_cr: mode == OutputMode::Raw,
+        }
+    }
+
     /// Adds a chunk; returns the lines it completed, without their `\n` or `\r\n` (a
-    /// carriage return there would send the cursor back over the prefix). A line reaching
-    /// [`MAX_LINE_BYTES`] is returned in pieces.
+    /// carriage return there would send the cursor back over the prefix; kept by a raw
+    /// splitter). A line reaching [`MAX_LINE_BYTES`] is returned in pieces.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
         let mut lines = Vec::new();
         for &b in chunk {
             if b == b'\n' {
                 let mut line = std::mem::take(&mut self.pending);
-                if line.last() == Some(&b'\r') {
+                if line.last() == Some(&b'\r') && !self.keep_cr {
                     line.pop();
                 }
                 lines.push(line);
@@ -227,6 +238,17 @@ pub fn log_file_stem(name: &str, sim_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raw_splitter_keeps_the_cr_of_a_crlf_line_end() {
+        let mut raw = LineSplitter::for_mode(OutputMode::Raw);
+        assert_eq!(
+            raw.push(b"a\r\nb\rc\n"),
+            [b"a\r".to_vec(), b"b\rc".to_vec()]
+        );
+        let mut shown = LineSplitter::for_mode(OutputMode::Sanitized);
+        assert_eq!(shown.push(b"a\r\n"), [b"a".to_vec()]);
+    }
     use rstest::rstest;
 
     fn src<'a>(name: &'a str, sim_id: &'a str) -> LabelSource<'a> {

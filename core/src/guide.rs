@@ -47,6 +47,31 @@ pub fn guide_lines(input: &GuideInput) -> Vec<String> {
     lines
 }
 
+/// The guide screen's reason line — its most important sentence — word-wrapped to `width`
+/// cells instead of cut with "…": sanitised, each line indented by one space, at least one
+/// line.
+pub fn reason_lines(reason: &str, width: usize) -> Vec<String> {
+    crate::wrap::wrap_to_width(&format!(" {}", for_terminal(reason)), width)
+}
+
+/// The guide's lines with each sentence broken over lines for an 80-column terminal joined
+/// again (a line starting with a lower-case letter continues the one before), so that a pane
+/// of another width wraps whole paragraphs instead of leaving stubs such as "does not".
+pub fn paragraphs<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in lines {
+        let continues = line.starts_with(|c: char| c.is_ascii_lowercase());
+        match out.last_mut() {
+            Some(last) if continues && !last.trim().is_empty() => {
+                last.push(' ');
+                last.push_str(line);
+            }
+            _ => out.push(line.to_string()),
+        }
+    }
+    out
+}
+
 /// The guide as one string.
 pub fn guide_text(input: &GuideInput) -> String {
     guide_lines(input).join("\n")
@@ -164,5 +189,53 @@ mod tests {
         let mut i = input();
         i.device_label = "evil\x1b]0;x\x07".into();
         assert!(!guide_text(&i).contains('\x1b'));
+    }
+
+    #[test]
+    fn the_reason_wraps_instead_of_being_cut() {
+        let reason =
+            "offline (no data session) — power it on / check its cellular signal, then retry";
+        for width in [40, 80, 100] {
+            let lines = reason_lines(reason, width);
+            let joined: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+            assert_eq!(joined.join(" "), reason, "no word lost at {width}");
+            assert!(
+                lines.iter().all(|l| l.starts_with(' ') && !l.contains('…')),
+                "{lines:?}"
+            );
+            assert!(
+                lines.iter().all(|l| crate::wrap::cells(l) <= width),
+                "{width}: {lines:?}"
+            );
+        }
+        assert_eq!(reason_lines(reason, 40).len(), 2);
+        assert_eq!(reason_lines(reason, 100).len(), 1);
+        assert_eq!(reason_lines("short", 80), vec![" short".to_string()]);
+        assert_eq!(
+            reason_lines("evil\u{1b}[31m", 80),
+            vec![" evil\\e[31m".to_string()]
+        );
+    }
+
+    #[test]
+    fn paragraphs_join_broken_sentences_and_keep_lists() {
+        let text = guide_text(&input());
+        let joined = paragraphs(text.lines());
+        let causes = joined
+            .iter()
+            .find(|l| l.starts_with("Common causes:"))
+            .unwrap();
+        assert!(
+            causes.contains("does not match your current IP")
+                && causes.ends_with("a firewall on the device."),
+            "{causes}"
+        );
+        assert!(joined.iter().any(|l| l == "  1. Menu → SIM Management."));
+        assert!(joined.iter().any(|l| l.is_empty()), "blank lines stay");
+        assert_eq!(
+            joined.len(),
+            text.lines().count() - 2,
+            "only the two continuation lines were joined"
+        );
     }
 }

@@ -75,7 +75,7 @@ pub enum Acquire {
     /// Use this live mapping; `recorded` when napsh created it (then it can be held).
     Reuse {
         /// The mapping, as the evidence shows it.
-        mapping: PortMapping,
+        mapping: Box<PortMapping>,
         /// Whether napsh recorded it.
         recorded: bool,
     },
@@ -170,7 +170,7 @@ pub fn plan_acquire(want: &Want, records: &[Recorded], evidence: Option<&Evidenc
         });
     let acquire = match best {
         Some(m) => Acquire::Reuse {
-            mapping: m.clone(),
+            mapping: Box::new(m.clone()),
             recorded: is_recorded(m),
         },
         None => Acquire::Create,
@@ -221,6 +221,24 @@ pub fn adoptable<'a>(
         .filter(|m| source_ranges(m).is_some_and(|r| source_range::exactly(r, &want.source)))
         .filter(|m| !held.iter().any(|(ip, port)| is_endpoint(m, ip, *port)))
         .min_by_key(|m| m.created_time)
+}
+
+/// The mappings of the SIM (any port, any range, live or flagged) created at or after
+/// `sent_at_server_ms` and recorded by no napsh: what a create whose answer napsh refuses
+/// may have made, to be deleted again. Never one without a `createdTime`.
+pub fn created_since<'a>(
+    sim_id: &str,
+    imsis: &[String],
+    listed: &'a [PortMapping],
+    sent_at_server_ms: i64,
+    held: &[(String, u16)],
+) -> Vec<&'a PortMapping> {
+    listed
+        .iter()
+        .filter(|m| targets(m, sim_id, imsis))
+        .filter(|m| m.created_time.is_some_and(|t| t >= sent_at_server_ms))
+        .filter(|m| !held.iter().any(|(ip, port)| is_endpoint(m, ip, *port)))
+        .collect()
 }
 
 /// How a create answer differs from what was asked.

@@ -349,3 +349,38 @@ fn one_create_per_renewal_period() {
 fn retiring(#[case] open: usize, #[case] expiry: i64, #[case] now: i64, #[case] r: Retire) {
     assert_eq!(plan_retire(open, expiry, now), r);
 }
+
+#[test]
+fn what_a_refused_create_made_is_found_whatever_its_range_or_port() {
+    let listed = [
+        PortMapping {
+            created_time: Some(NOW - 60_000),
+            ..mapping("203.0.113.1")
+        },
+        PortMapping {
+            created_time: Some(NOW - 200),
+            source: Some(PortMappingSource {
+                ip_ranges: vec!["0.0.0.0/0".into()],
+            }),
+            destination: PortMappingDestination {
+                port: 2222,
+                ..mapping("203.0.113.2").destination
+            },
+            ..mapping("203.0.113.2")
+        },
+        PortMapping {
+            created_time: Some(NOW - 100),
+            ..mapping("203.0.113.3")
+        },
+        reassigned(PortMapping {
+            created_time: Some(NOW - 100),
+            ..mapping("203.0.113.4")
+        }),
+    ];
+    let held = vec![("203.0.113.3".to_string(), 40000)];
+    let got: Vec<&str> = created_since(SIM, &imsis(), &listed, NOW - 1000, &held)
+        .iter()
+        .map(|m| m.ip_address.as_str())
+        .collect();
+    assert_eq!(got, ["203.0.113.2"]);
+}

@@ -24,6 +24,7 @@ pub mod shell;
 pub mod soracom;
 pub mod source_range;
 pub mod wrap;
+pub mod zellij_compat;
 
 pub use device::Device;
 pub mod audit;

@@ -201,10 +201,14 @@ impl Picker {
         self.move_cursor(delta)
     }
 
-    /// Records connection progress for a device.
+    /// Records connection progress for a device. A connected one clears the filter, so that
+    /// the next name typed replaces it instead of being appended.
     pub fn set_progress(&mut self, sim_id: &str, progress: Progress) {
         if progress == Progress::Connected {
             self.open_sessions.insert(sim_id.to_string());
+            if !self.query.is_empty() {
+                self.edit_query(String::clear);
+            }
         }
         self.progress.insert(sim_id.to_string(), progress);
     }
@@ -552,6 +556,23 @@ mod tests {
         assert_eq!(p.handle_key(PickerKey::Escape), PickerIntent::Redraw);
         assert_eq!(p.visible_count(), 4);
         assert_eq!(p.handle_key(PickerKey::Escape), PickerIntent::Close);
+    }
+
+    #[test]
+    fn a_connected_device_clears_the_filter_for_the_next_name() {
+        let mut p = picker();
+        for c in "kiosk-a".chars() {
+            p.handle_key(PickerKey::Char(c));
+        }
+        p.set_progress("8981000000000000002", Progress::Connecting);
+        assert_eq!(p.query(), "kiosk-a", "kept while connecting");
+        p.set_progress("8981000000000000002", Progress::Connected);
+        assert_eq!(p.query(), "");
+        assert_eq!(p.visible_count(), 4);
+        p.handle_key(PickerKey::Char('w'));
+        assert_eq!(p.query(), "w", "typing replaces, not appends");
+        p.set_progress("8981000000000000004", Progress::Failed("offline".into()));
+        assert_eq!(p.query(), "w", "a failure keeps the filter (retry)");
     }
 
     #[test]

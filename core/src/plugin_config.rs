@@ -97,7 +97,7 @@ impl PluginConfig {
 
     /// Ensures a mapping for one device, reserved for the session pane that follows.
     pub fn connect_argv(&self, sim_id: &str) -> Vec<String> {
-        self.helper_argv(&["connect", "--json", sim_id])
+        self.helper_argv(&["connect", "--json", "--", sim_id])
     }
 
     /// The interactive session run in a device's pane.
@@ -119,7 +119,7 @@ impl PluginConfig {
 
     /// The manual guide for a device, with the last failure napsh recorded for it.
     pub fn guide_argv(&self, sim_id: &str) -> Vec<String> {
-        self.helper_argv(&["guide", "--json", sim_id])
+        self.helper_argv(&["guide", "--json", "--", sim_id])
     }
 }
 
@@ -203,6 +203,7 @@ mod tests {
                 "prod",
                 "connect",
                 "--json",
+                "--",
                 "898"
             ]
         );

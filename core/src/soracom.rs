@@ -3,9 +3,15 @@
 //!
 //! Optional fields are skipped when absent so that what we serialise matches what the real
 //! API sends; unknown fields are ignored when parsing so that new API fields never break us.
+//! Reading is tolerant ([`lenient`]): a field napsh needs accepts every form the spec allows
+//! and is otherwise refused by name ([`answer`]); a field napsh only shows reads as unknown
+//! when it comes in another shape.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+pub mod answer;
+pub mod lenient;
 
 /// The tag set of a SIM: always has `name` (`""` when unnamed), plus any custom tags.
 pub type TagSet = BTreeMap<String, String>;
@@ -48,7 +54,11 @@ pub struct AuthResponse {
     /// The operator the credentials belong to.
     pub operator_id: String,
     /// Present only for SAM users.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_name: Option<String>,
 }
 
@@ -66,25 +76,49 @@ pub struct ApiErrorBody {
 #[serde(rename_all = "camelCase")]
 pub struct SessionStatus {
     /// Whether the SIM has an active data session.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::flag_or_false")]
     pub online: bool,
     /// IMSI of the attached subscriber.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::imsi_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imsi: Option<String>,
     /// Device address inside the Soracom network.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ue_ip_address: Option<String>,
     /// When the session status last changed (unix ms).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_updated_at: Option<i64>,
     /// IMEI of the device.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imei: Option<String>,
     /// Session id.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_id: Option<String>,
     /// Subscription name (e.g. `plan01s`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subscription: Option<String>,
 }
 
@@ -93,13 +127,25 @@ pub struct SessionStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SimplifiedSubscriber {
     /// The subscriber's IMSI.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imsi: Option<String>,
     /// MSISDN, when the subscription has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub msisdn: Option<String>,
     /// Subscription status.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<String>,
 }
 
@@ -108,16 +154,32 @@ pub struct SimplifiedSubscriber {
 #[serde(rename_all = "camelCase")]
 pub struct SimProfile {
     /// The profile's ICCID.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub iccid: Option<String>,
     /// The profile's primary IMSI.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::imsi_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub primary_imsi: Option<String>,
     /// Whether over-the-air updates are supported.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::flag_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ota_supported: Option<bool>,
     /// Subscribers keyed by IMSI.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::part_or_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub subscribers: BTreeMap<String, SimplifiedSubscriber>,
 }
 
@@ -125,43 +187,89 @@ pub struct SimProfile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sim {
-    /// The SIM id.
+    /// The SIM id (validated: letters and digits only, see `ids::SimId`).
+    #[serde(deserialize_with = "lenient::sim_id")]
     pub sim_id: String,
     /// Operator owning the SIM.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub operator_id: Option<String>,
     /// SIM status (`active`, `inactive`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<String>,
     /// Speed class, e.g. `s1.standard`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub speed_class: Option<String>,
     /// Group the SIM belongs to.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub group_id: Option<String>,
     /// Tags; `name` is the device name (untrusted text).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::tags")]
     pub tags: TagSet,
     /// Current session.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::part_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_status: Option<SessionStatus>,
     /// Profiles keyed by ICCID.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::part_or_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub profiles: BTreeMap<String, SimProfile>,
     /// Id of the active profile (ICCID).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub active_profile_id: Option<String>,
     /// Last time Napter was used with this SIM (unix ms).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_port_mapping_created_time: Option<i64>,
     /// Creation time (unix ms).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_time: Option<i64>,
     /// Last modification time (unix ms).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified_time: Option<i64>,
     /// SIM type (`uicc`, `euicc`, `virtual`).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        rename = "type",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sim_type: Option<String>,
 }
 
@@ -182,11 +290,16 @@ impl Sim {
         attached.or(active).or(any)
     }
 
-    /// Every IMSI the SIM has, in profile order.
+    /// Every IMSI the SIM has, in profile order (a subscriber key that is not an IMSI is
+    /// left out).
     pub fn all_imsis(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for profile in self.profiles.values() {
-            let subscribers = profile.subscribers.keys().map(String::as_str);
+            let subscribers = profile
+                .subscribers
+                .keys()
+                .map(String::as_str)
+                .filter(|k| crate::ids::Imsi::try_from(*k).is_ok());
             for imsi in profile
                 .primary_imsi
                 .as_deref()
@@ -212,18 +325,35 @@ impl Sim {
 #[serde(rename_all = "camelCase")]
 pub struct PortMappingDestination {
     /// Device port.
+    #[serde(deserialize_with = "lenient::whole")]
     pub port: u16,
     /// IMSI (for IMSI-addressed mappings).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imsi: Option<String>,
     /// SIM id (for SIM-addressed mappings).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sim_id: Option<String>,
     /// `air` or `arc`; request only, never in responses.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub service: Option<String>,
     /// How the destination was chosen (`AIR_PRIORITIZED`, `IMSI_PRIORITIZED`, …); response only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_choosing_strategy: Option<String>,
 }
 
@@ -232,7 +362,7 @@ pub struct PortMappingDestination {
 #[serde(rename_all = "camelCase")]
 pub struct PortMappingSource {
     /// CIDR allow-list.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::part_or_default")]
     pub ip_ranges: Vec<String>,
 }
 
@@ -260,44 +390,93 @@ pub struct PortMapping {
     /// Public IP address to connect to.
     pub ip_address: String,
     /// Public port to connect to.
+    #[serde(deserialize_with = "lenient::whole")]
     pub port: u16,
     /// DNS name of the endpoint.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hostname: Option<String>,
     /// `ip:port`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub endpoint: Option<String>,
     /// The device side.
     pub destination: PortMappingDestination,
     /// IMSI (IMSI-addressed mappings only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imsi: Option<String>,
     /// SIM id (SIM-addressed mappings only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sim_id: Option<String>,
     /// Allowed sources.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::part_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source: Option<PortMappingSource>,
     /// Lifetime in seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<u64>,
     /// Creation time (unix ms).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_time: Option<i64>,
     /// Expiry time (unix ms).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expired_time: Option<i64>,
     /// Whether it has expired.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::flag_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expired: Option<bool>,
     /// Whether the source side uses TLS.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::flag_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tls_required: Option<bool>,
     /// Owning operator.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub operator_id: Option<String>,
     /// Rendezvous point.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub placement: Option<String>,
 }
 
@@ -330,19 +509,33 @@ impl PortMapping {
 #[serde(rename_all = "camelCase")]
 pub struct NapterAuditLogDirection {
     /// Where the connection came from.
-    #[serde(rename = "sourceIPAddress", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        rename = "sourceIPAddress",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_ip_address: Option<String>,
     /// Client port.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_port: Option<u16>,
     /// Mapping address that was contacted.
     #[serde(
         rename = "destinationIPAddress",
         skip_serializing_if = "Option::is_none"
     )]
+    #[serde(default, deserialize_with = "lenient::text_or_unknown")]
     pub destination_ip_address: Option<String>,
     /// Mapping port that was contacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::whole_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_port: Option<u16>,
 }
 
@@ -354,21 +547,42 @@ pub struct NapterAuditLogEntry {
     #[serde(rename = "type")]
     pub entry_type: String,
     /// When it happened (unix ms).
+    #[serde(deserialize_with = "lenient::whole")]
     pub created_at: i64,
     /// Subscriber concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub imsi: Option<String>,
     /// Owning operator.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub operator_id: Option<String>,
     /// Connection id (connection events only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::text_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connection_id: Option<String>,
     /// Endpoints of the connection.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::part_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub direction: Option<NapterAuditLogDirection>,
     /// Whether TLS was used.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::flag_or_unknown",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tls: Option<bool>,
 }
 
@@ -400,6 +614,33 @@ pub fn from_api_bytes<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sim_id_that_is_not_letters_and_digits_is_refused_naming_the_field() {
+        for bad in [
+            "*",
+            "192.168.1.20",
+            "pi.local",
+            "-oProxyCommand=x",
+            "",
+            "a b",
+        ] {
+            let body = serde_json::json!({ "simId": bad }).to_string();
+            let err = serde_json::from_str::<Sim>(&body).unwrap_err().to_string();
+            assert!(err.contains("SIM id"), "{bad:?}: {err}");
+        }
+        assert!(serde_json::from_str::<Sim>(r#"{"simId":"8981100000000000001"}"#).is_ok());
+    }
+
+    #[test]
+    fn an_imsi_that_is_not_one_is_unknown_not_matched() {
+        let body = r#"{"simId":"898","sessionStatus":{"imsi":"*"},
+            "profiles":{"p":{"primaryImsi":"x y","subscribers":{"*":{},"440100000000001":{}}}}}"#;
+        let sim: Sim = serde_json::from_str(body).unwrap();
+        assert_eq!(sim.all_imsis(), ["440100000000001"]);
+        assert_eq!(sim.session_status.unwrap().imsi, None);
+    }
+
     use super::*;
 
     #[test]
@@ -455,3 +696,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod drift_tests;

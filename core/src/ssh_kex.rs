@@ -1,18 +1,34 @@
-//! Reading the host key an SSH server presents, from the server's side of a connection as it
-//! passes through: the version line, then clear-text binary packets up to the key-exchange
-//! reply (`SSH_MSG_KEX_ECDH_REPLY` / `KEXDH_REPLY` = 31, `KEX_DH_GEX_REPLY` = 33) whose first
-//! field is the host key. Lets `napsh tunnel` check the key before the client sees it. Never
-//! panics on any input.
+//! Following an SSH connection's clear-text start (RFC 4253: version lines, then binary
+//! packets up to `NEWKEYS`) in both directions as it passes through a relay, to read the host
+//! key the server presents before the client sees it (`napsh tunnel`). The key counts only in
+//! the reply that the transport state machine expects: after the server's `KEXINIT` (its first
+//! packet, as strict KEX requires), the client's `KEXINIT` and the client's key-exchange init
+//! (30, or 34 then 32 for DH group exchange), of the type the negotiated host-key algorithm
+//! names. Anything out of order — a reply before the client asked (OpenSSH without strict KEX
+//! would log it and go on), an unknown method, a guessed first packet — refuses the
+//! connection. A relay cannot check the reply's signature: the client does that.
+//! Never panics on any input.
+
+mod kexinit;
+
+pub use kexinit::{negotiate, KexInit, Method};
 
 /// Longest packet accepted before the key exchange ends (RFC 4253 asks for 35000 at least).
 const MAX_PACKET: usize = 256 * 1024;
 /// Bytes of pre-version lines and version accepted before giving up.
 const MAX_PREAMBLE: usize = 16 * 1024;
-/// Message numbers that carry the host key first (31: DH, ECDH and hybrid replies; 33: DH
-/// group exchange reply). In group exchange, 31 is the group (two mpints): not a key blob.
-const KEY_REPLIES: [u8; 2] = [31, 33];
-/// `SSH_MSG_NEWKEYS`: encryption starts; a key must have been seen by then.
-const NEWKEYS: u8 = 21;
+/// `SSH_MSG_KEXINIT`.
+const KEXINIT: u8 = 20;
+/// `SSH_MSG_KEXDH_INIT` / `KEX_ECDH_INIT` (and the old `KEX_DH_GEX_REQUEST_OLD`).
+const KEX_INIT: u8 = 30;
+/// `SSH_MSG_KEXDH_REPLY` / `KEX_ECDH_REPLY`; in group exchange, `KEX_DH_GEX_GROUP`.
+const KEX_REPLY: u8 = 31;
+/// `SSH_MSG_KEX_DH_GEX_INIT`.
+const GEX_INIT: u8 = 32;
+/// `SSH_MSG_KEX_DH_GEX_REPLY`.
+const GEX_REPLY: u8 = 33;
+/// `SSH_MSG_KEX_DH_GEX_REQUEST`.
+const GEX_REQUEST: u8 = 34;
 
 /// A host key as it appears on the wire: its type and the raw blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +39,7 @@ pub struct WireHostKey {
     pub blob: Vec<u8>,
 }
 
-/// What the bytes seen so far allow.
+/// What the server's bytes seen so far allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scan {
     /// The first `safe` bytes hold no host key: pass them on, drop them, feed more.
@@ -39,85 +55,252 @@ pub enum Scan {
         /// End of the reply packet.
         end: usize,
     },
-    /// Not an SSH key exchange napsh can read: do not pass anything more on.
+    /// Not an SSH key exchange napsh can follow: pass nothing more on, close.
     Refuse(String),
 }
 
-/// Watches the server→client bytes of one SSH connection.
+/// What the client's bytes seen so far allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientScan {
+    /// The first `safe` bytes may be passed on; feed more.
+    Pending {
+        /// Bytes that may be forwarded now.
+        safe: usize,
+    },
+    /// The client's last key-exchange message ends at `end`: pass everything on from now.
+    Done {
+        /// End of that packet.
+        end: usize,
+    },
+    /// Out of order: close.
+    Refuse(String),
+}
+
+/// Where the key exchange stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Stage {
+    /// Before the client's first key-exchange message.
+    #[default]
+    Inits,
+    /// The client sent its ECDH/DH init: the server's 31 is the reply.
+    Sent,
+    /// The client asked for a group-exchange group: the server's 31 is the group.
+    GexRequested,
+    /// The server sent the group: the client's 32 comes next.
+    GexGroup,
+    /// The client sent its group-exchange init: the server's 33 is the reply.
+    GexSent,
+}
+
+/// One direction's framing: version line (and, from the server, lines before it), then
+/// binary packets.
 #[derive(Debug, Clone, Default)]
-pub struct ServerWatch {
+struct Framer {
     /// The `SSH-…` version line has been passed.
     version_seen: bool,
     /// Preamble bytes passed so far.
     preamble: usize,
+    /// Packets passed so far.
+    packets: usize,
 }
 
-impl ServerWatch {
-    /// Scans `buf` (the bytes not yet passed on, oldest first).
-    pub fn scan(&mut self, buf: &[u8]) -> Scan {
-        let mut at = 0;
-        while !self.version_seen {
-            let Some(nl) = buf[at..].iter().position(|b| *b == b'\n') else {
-                return self.pending_preamble(at, buf.len() - at);
+/// The next unit of one direction's bytes.
+enum Frame<'a> {
+    /// Not complete yet.
+    Need,
+    /// A line before the first packet, ending at `end`.
+    Line {
+        /// End of the line.
+        end: usize,
+    },
+    /// A packet's payload, the packet ending at `end`.
+    Packet {
+        /// Message number and fields.
+        payload: &'a [u8],
+        /// End of the packet.
+        end: usize,
+    },
+    /// Unreadable.
+    Bad(String),
+}
+
+impl Framer {
+    /// The unit of `buf` starting at `at`.
+    fn next<'a>(&mut self, buf: &'a [u8], at: usize) -> Frame<'a> {
+        let rest = &buf[at..];
+        if !self.version_seen {
+            let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+                return match self.preamble + rest.len() > MAX_PREAMBLE {
+                    true => Frame::Bad("no SSH version line".into()),
+                    false => Frame::Need,
+                };
             };
-            let line = &buf[at..at + nl + 1];
-            self.version_seen = line.starts_with(b"SSH-");
-            self.preamble += line.len();
-            at += line.len();
+            self.version_seen = rest.starts_with(b"SSH-");
+            self.preamble += nl + 1;
             if self.preamble > MAX_PREAMBLE {
-                return Scan::Refuse("no SSH version line from the device".into());
+                return Frame::Bad("no SSH version line".into());
             }
+            return Frame::Line { end: at + nl + 1 };
         }
+        let Some(len) = rest.get(..4).map(be_u32) else {
+            return Frame::Need;
+        };
+        let len = len as usize;
+        if !(5..=MAX_PACKET).contains(&len) {
+            return Frame::Bad(format!(
+                "an SSH packet of {len} bytes before the key exchange ended"
+            ));
+        }
+        let Some(packet) = rest.get(..4 + len) else {
+            return Frame::Need;
+        };
+        let padding = packet[4] as usize;
+        match packet.get(5..(4 + len).saturating_sub(padding)) {
+            Some(payload) if !payload.is_empty() => {
+                self.packets += 1;
+                Frame::Packet {
+                    payload,
+                    end: at + 4 + len,
+                }
+            }
+            _ => Frame::Bad("an SSH packet with more padding than payload".into()),
+        }
+    }
+}
+
+/// Watches both directions of one SSH connection until the server's host key is read.
+#[derive(Debug, Clone, Default)]
+pub struct KexWatch {
+    /// Client → server framing.
+    client: Framer,
+    /// Server → client framing.
+    server: Framer,
+    /// The client's KEXINIT, once seen.
+    client_init: Option<KexInit>,
+    /// The server's KEXINIT, once seen.
+    server_init: Option<KexInit>,
+    /// Where the exchange stands.
+    stage: Stage,
+}
+
+impl KexWatch {
+    /// Scans the client's bytes not yet passed on (oldest first).
+    pub fn client(&mut self, buf: &[u8]) -> ClientScan {
+        let mut at = 0;
         loop {
-            let rest = &buf[at..];
-            let Some(len) = rest.get(..4).map(be_u32) else {
-                return Scan::Pending { safe: at };
-            };
-            let len = len as usize;
-            if !(5..=MAX_PACKET).contains(&len) {
-                return Scan::Refuse(format!(
-                    "an SSH packet of {len} bytes before the key exchange ended"
-                ));
+            match self.client.next(buf, at) {
+                Frame::Need => return ClientScan::Pending { safe: at },
+                Frame::Bad(why) => return ClientScan::Refuse(format!("the client sent {why}")),
+                Frame::Line { end } => at = end,
+                Frame::Packet { payload, end } => match self.client_packet(payload) {
+                    Err(why) => return ClientScan::Refuse(why),
+                    Ok(true) => return ClientScan::Done { end },
+                    Ok(false) => at = end,
+                },
             }
-            let Some(packet) = rest.get(..4 + len) else {
-                return Scan::Pending { safe: at };
-            };
-            let padding = packet[4] as usize;
-            let Some(payload) = packet.get(5..(4 + len).saturating_sub(padding)) else {
-                return Scan::Refuse("an SSH packet with more padding than payload".into());
-            };
-            match payload.first() {
-                Some(&NEWKEYS) => {
-                    return Scan::Refuse(
-                        "the device started encryption without presenting a host key".into(),
-                    )
-                }
-                Some(kind) if KEY_REPLIES.contains(kind) => {
-                    if let Some(key) = parse_key(&payload[1..]) {
-                        return Scan::Key {
-                            key,
-                            end: at + 4 + len,
-                        };
-                    }
-                    if *kind == 33 {
-                        return Scan::Refuse(
-                            "a key-exchange reply without a readable host key".into(),
-                        );
-                    }
-                }
-                _ => {}
-            }
-            at += 4 + len;
         }
     }
 
-    /// An unfinished preamble line: pass nothing of it yet, unless it is already too long.
-    fn pending_preamble(&self, safe: usize, unfinished: usize) -> Scan {
-        if self.preamble + unfinished > MAX_PREAMBLE {
-            return Scan::Refuse("no SSH version line from the device".into());
+    /// Scans the server's bytes not yet passed on (oldest first).
+    pub fn server(&mut self, buf: &[u8]) -> Scan {
+        let mut at = 0;
+        loop {
+            match self.server.next(buf, at) {
+                Frame::Need => return Scan::Pending { safe: at },
+                Frame::Bad(why) => return Scan::Refuse(format!("the device sent {why}")),
+                Frame::Line { end } => at = end,
+                Frame::Packet { payload, end } => match self.server_packet(payload) {
+                    Err(why) => return Scan::Refuse(why),
+                    Ok(Some(key)) => return Scan::Key { key, end },
+                    Ok(None) => at = end,
+                },
+            }
         }
-        Scan::Pending { safe }
     }
+
+    /// One client packet; `Ok(true)` after its last key-exchange message.
+    fn client_packet(&mut self, payload: &[u8]) -> Result<bool, String> {
+        let kind = payload[0];
+        if self.client.packets == 1 {
+            self.client_init = Some(first_kexinit(payload, "client")?);
+            return Ok(false);
+        }
+        let method = self.method()?;
+        match (self.stage, method, kind) {
+            (Stage::Inits, Method::Single, KEX_INIT) => self.stage = Stage::Sent,
+            (Stage::Inits, Method::GroupExchange, GEX_REQUEST | KEX_INIT) => {
+                self.stage = Stage::GexRequested;
+                return Ok(false);
+            }
+            (Stage::GexGroup, Method::GroupExchange, GEX_INIT) => self.stage = Stage::GexSent,
+            _ => return Err(format!("the client sent message {kind} out of order")),
+        }
+        Ok(true)
+    }
+
+    /// One server packet: the host key when it is the expected reply.
+    fn server_packet(&mut self, payload: &[u8]) -> Result<Option<WireHostKey>, String> {
+        let kind = payload[0];
+        if self.server.packets == 1 {
+            self.server_init = Some(first_kexinit(payload, "device")?);
+            return Ok(None);
+        }
+        let out_of_order = || {
+            format!("the device sent key-exchange message {kind} out of order (before the client asked for it): not relayed")
+        };
+        match (self.stage, kind) {
+            (Stage::Sent, KEX_REPLY) | (Stage::GexSent, GEX_REPLY) => {
+                self.reply_key(&payload[1..]).map(Some)
+            }
+            (Stage::GexRequested, KEX_REPLY) => {
+                self.stage = Stage::GexGroup;
+                Ok(None)
+            }
+            _ => Err(out_of_order()),
+        }
+    }
+
+    /// The negotiated method (both KEXINITs seen).
+    fn method(&self) -> Result<Method, String> {
+        let (Some(c), Some(s)) = (&self.client_init, &self.server_init) else {
+            return Err("the client started the key exchange before the device's KEXINIT".into());
+        };
+        let kex = negotiate(&c.kex, &s.kex).ok_or("no key-exchange method in common")?;
+        Method::of(&kex).ok_or_else(|| format!("key exchange {kex} is not one napsh can follow"))
+    }
+
+    /// The host key of a reply, of the type the negotiated host-key algorithm names.
+    fn reply_key(&self, fields: &[u8]) -> Result<WireHostKey, String> {
+        let key = parse_key(fields).ok_or("a key-exchange reply without a readable host key")?;
+        let (Some(c), Some(s)) = (&self.client_init, &self.server_init) else {
+            return Err("a key-exchange reply before both KEXINITs".into());
+        };
+        let alg = negotiate(&c.host_key, &s.host_key).ok_or("no host-key algorithm in common")?;
+        if kexinit::key_type_of(&alg) != key.kind {
+            return Err(format!(
+                "the device presented a {} key for host-key algorithm {alg}",
+                key.kind
+            ));
+        }
+        Ok(key)
+    }
+}
+
+/// The first packet of a side: its KEXINIT, without a guessed packet after it.
+fn first_kexinit(payload: &[u8], side: &str) -> Result<KexInit, String> {
+    if payload[0] != KEXINIT {
+        return Err(format!(
+            "the {side} sent message {} before its KEXINIT",
+            payload[0]
+        ));
+    }
+    let init = KexInit::parse(payload).ok_or(format!("the {side} sent an unreadable KEXINIT"))?;
+    if init.first_kex_packet_follows {
+        return Err(format!(
+            "the {side} guesses the key exchange (first_kex_packet_follows)"
+        ));
+    }
+    Ok(init)
 }
 
 /// Big-endian u32 of the first four bytes (the caller guarantees four).
@@ -151,142 +334,4 @@ fn parse_key(fields: &[u8]) -> Option<WireHostKey> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    fn string(b: &[u8]) -> Vec<u8> {
-        let mut out = (b.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(b);
-        out
-    }
-
-    fn packet(payload: &[u8]) -> Vec<u8> {
-        let padding = 4u8;
-        let len = (1 + payload.len() + padding as usize) as u32;
-        let mut out = len.to_be_bytes().to_vec();
-        out.push(padding);
-        out.extend_from_slice(payload);
-        out.extend(std::iter::repeat_n(0u8, padding as usize));
-        out
-    }
-
-    fn blob() -> Vec<u8> {
-        let mut b = string(b"ssh-ed25519");
-        b.extend(string(&[7u8; 32]));
-        b
-    }
-
-    fn reply(kind: u8) -> Vec<u8> {
-        let mut p = vec![kind];
-        p.extend(string(&blob()));
-        p.extend(string(&[9u8; 32]));
-        packet(&p)
-    }
-
-    fn stream() -> Vec<u8> {
-        let mut s = b"SSH-2.0-OpenSSH_9.2\r\n".to_vec();
-        s.extend(packet(&[20, 1, 2, 3]));
-        s
-    }
-
-    #[test]
-    fn finds_the_key_of_an_ecdh_reply_and_where_it_ends() {
-        let mut s = stream();
-        let before = s.len();
-        s.extend(reply(31));
-        s.extend(packet(&[21]));
-        let mut w = ServerWatch::default();
-        match w.scan(&s) {
-            Scan::Key { key, end } => {
-                assert_eq!(key.kind, "ssh-ed25519");
-                assert_eq!(key.blob, blob());
-                assert_eq!(end, before + reply(31).len());
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn passes_complete_packets_and_waits_for_the_rest_byte_by_byte() {
-        let mut s = stream();
-        s.extend(reply(33));
-        let mut w = ServerWatch::default();
-        let mut pending = Vec::new();
-        let mut passed = 0;
-        for b in &s {
-            pending.push(*b);
-            match w.scan(&pending) {
-                Scan::Pending { safe } => {
-                    passed += safe;
-                    pending.drain(..safe);
-                }
-                Scan::Key { end, .. } => {
-                    assert_eq!(passed + end, s.len());
-                    return;
-                }
-                Scan::Refuse(why) => panic!("{why}"),
-            }
-        }
-        panic!("no key found");
-    }
-
-    #[test]
-    fn a_group_exchange_group_is_not_mistaken_for_a_key() {
-        let mut p = vec![31u8];
-        let mut prime = vec![0u8, 0xff];
-        prime.extend([0xab; 255]);
-        p.extend(string(&prime));
-        p.extend(string(&[2]));
-        let mut s = stream();
-        s.extend(packet(&p));
-        let first = s.len();
-        assert_eq!(
-            ServerWatch::default().scan(&s),
-            Scan::Pending { safe: first }
-        );
-        s.extend(reply(33));
-        assert!(matches!(ServerWatch::default().scan(&s), Scan::Key { .. }));
-    }
-
-    #[rstest]
-    #[case::newkeys_first(packet(&[21]), "without presenting a host key")]
-    #[case::huge_packet(vec![0x7f, 0xff, 0xff, 0xff, 0], "before the key exchange ended")]
-    #[case::tiny_packet(vec![0, 0, 0, 1, 0], "before the key exchange ended")]
-    #[case::padding_overflow(vec![0, 0, 0, 5, 200, 1, 2, 3, 4], "more padding")]
-    #[case::bad_gex_reply(packet(&[33, 0, 0, 0, 1, 0]), "without a readable host key")]
-    fn refuses_what_is_not_a_key_exchange(#[case] tail: Vec<u8>, #[case] why: &str) {
-        let mut s = stream();
-        s.extend(tail);
-        match ServerWatch::default().scan(&s) {
-            Scan::Refuse(msg) => assert!(msg.contains(why), "{msg}"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn refuses_an_endless_preamble() {
-        let junk = vec![b'x'; MAX_PREAMBLE + 1];
-        assert!(matches!(
-            ServerWatch::default().scan(&junk),
-            Scan::Refuse(_)
-        ));
-        let lines = b"hello\n".repeat(MAX_PREAMBLE / 6 + 1);
-        assert!(matches!(
-            ServerWatch::default().scan(&lines),
-            Scan::Refuse(_)
-        ));
-    }
-
-    #[test]
-    fn never_panics_on_truncations_and_noise() {
-        let mut s = stream();
-        s.extend(reply(31));
-        for cut in 0..s.len() {
-            let _ = ServerWatch::default().scan(&s[..cut]);
-            let mut noisy = s.clone();
-            noisy[cut] ^= 0xa5;
-            let _ = ServerWatch::default().scan(&noisy);
-        }
-    }
-}
+mod tests;

@@ -73,6 +73,25 @@ impl TunnelSpec {
     pub fn may_pick_another(&self) -> bool {
         self.local.is_none()
     }
+
+    /// The warning for a forward listening beyond this machine: an unspecified address
+    /// (`0.0.0.0`, `::`) binds every interface, any other non-loopback address one that other
+    /// hosts can reach. `None` for loopback.
+    pub fn exposure_warning(&self) -> Option<String> {
+        if self.bind.is_loopback() {
+            return None;
+        }
+        let reach = if self.bind.is_unspecified() {
+            "every network interface"
+        } else {
+            "a network interface"
+        };
+        Some(format!(
+            "-p {self} listens on {reach} ({}): anyone who can reach this machine there can reach device port {} (bind 127.0.0.1 to keep it local)",
+            format_bind(self.bind),
+            self.remote
+        ))
+    }
 }
 
 impl fmt::Display for TunnelSpec {
@@ -155,6 +174,21 @@ mod tests {
     use super::*;
     use rstest::rstest;
     use std::net::Ipv6Addr;
+
+    #[rstest]
+    #[case("22:0.0.0.0:2222", Some("every network interface (0.0.0.0)"))]
+    #[case("22:[::]:2222", Some("every network interface ([::])"))]
+    #[case("22:192.0.2.7:2222", Some("a network interface (192.0.2.7)"))]
+    #[case("22:2222", None)]
+    #[case("22:[::1]:2222", None)]
+    fn only_a_bind_beyond_loopback_warns(#[case] spec: &str, #[case] says: Option<&str>) {
+        let warning = TunnelSpec::parse(spec).unwrap().exposure_warning();
+        match (says, warning) {
+            (Some(s), Some(w)) => assert!(w.contains(s) && w.contains("device port 22"), "{w}"),
+            (None, None) => {}
+            (s, w) => panic!("{s:?} vs {w:?}"),
+        }
+    }
 
     const ANY4: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 

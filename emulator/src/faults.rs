@@ -47,6 +47,14 @@ pub enum Fault {
     /// Answer normally, but with invalid UTF-8 bytes (`FF FE`) spliced into every `name`
     /// value of the body (hostile-input tests: raw bytes from the API).
     InvalidUtf8,
+    /// Answer normally (the operation runs), with these top-level fields of the JSON answer
+    /// replaced: a hostile or broken answer to a request that did happen, e.g. a create
+    /// answered with `{"port":0}` or another device port.
+    Override {
+        /// Top-level fields to set (an object; `destination.port` style paths are not
+        /// supported: give the whole `destination`).
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 fn one() -> u64 {
@@ -242,7 +250,28 @@ async fn apply(fault: Fault, state: &AppState, faulted: Faulted, answer: Answer)
         }
         Fault::PermissionDenied => ApiError::permission_denied(faulted.op).into_response(),
         Fault::InvalidUtf8 => invalid_utf8(answer.normal().await).await,
+        Fault::Override { fields } => overridden(answer.normal().await, fields).await,
     }
+}
+
+/// `resp` with `fields` set on its JSON object (other bodies pass unchanged).
+async fn overridden(
+    resp: Response,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let out = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.extend(fields);
+            serde_json::to_vec(&map).unwrap_or_else(|_| bytes.to_vec())
+        }
+        _ => bytes.to_vec(),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(out))
 }
 
 /// `resp` with `FF FE` inserted at the start of every `"name":"…"` value.

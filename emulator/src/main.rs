@@ -1,5 +1,5 @@
 //! The `napsh-emulator` binary: parse flags, start the emulator, print the ready line,
-//! run until SIGINT/SIGTERM, then kill every sshd.
+//! run until SIGINT/SIGTERM/SIGHUP, then kill every sshd.
 
 use anyhow::Context;
 use clap::Parser;
@@ -123,13 +123,16 @@ fn announce(emu: &Emulator, work_dir: Option<&std::path::Path>) -> anyhow::Resul
     out.flush().context("flushing stdout")
 }
 
-/// SIGINT/SIGTERM handlers, installed before the ready line so that a supervisor may signal
-/// as soon as it has read it.
+/// SIGINT/SIGTERM/SIGHUP handlers, installed before the ready line so that a supervisor may
+/// signal as soon as it has read it. SIGHUP (the demo's terminal closed) also stops every sshd
+/// instead of killing the emulator without.
 struct Signals {
     /// SIGTERM stream.
     term: tokio::signal::unix::Signal,
     /// SIGINT stream.
     int: tokio::signal::unix::Signal,
+    /// SIGHUP stream.
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -138,6 +141,7 @@ impl Signals {
         Ok(Signals {
             term: signal(SignalKind::terminate()).context("installing SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("installing SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing SIGHUP handler")?,
         })
     }
 
@@ -145,6 +149,44 @@ impl Signals {
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
+            _ = self.hup.recv() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fleet `napsh-emulator` runs without `--fleet` (and so scripts/demo.sh): it parses,
+    /// and holds what the demo's welcome text and profile rely on.
+    #[test]
+    fn the_embedded_demo_fleet_parses() {
+        let fleet = load_fleet(&Cli::parse_from(["napsh-emulator"])).expect("the demo fleet");
+        assert!(fleet.devices.len() >= 12, "{} devices", fleet.devices.len());
+        let names: Vec<&str> = fleet.devices.iter().map(|d| d.name.as_str()).collect();
+        for name in ["kiosk-osaka-01", "gateway-factory-a"] {
+            assert!(
+                names.contains(&name),
+                "the welcome text names {name}: {names:?}"
+            );
+        }
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "duplicate names: {names:?}");
+        assert!(
+            fleet.devices.iter().any(|d| !d.online),
+            "an offline device shows the guide"
+        );
+        assert!(
+            fleet
+                .devices
+                .iter()
+                .any(|d| d.online && d.ssh.as_deref() == Some("spawn")),
+            "an online device with a real sshd"
+        );
+        assert!(fleet.credentials.iter().any(|c| {
+            c.auth_key_id.as_deref() == Some("keyId-demo")
+                && c.auth_key.as_deref() == Some("secret-demo-0123456789")
+        }));
     }
 }

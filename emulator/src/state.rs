@@ -39,6 +39,10 @@ pub struct RequestRecord {
     pub status: u16,
     /// When the request arrived (unix ms, on the emulator's clock).
     pub at_ms: i64,
+    /// The request body as text (`""` when empty; never recorded for `/v1/auth`, whose body
+    /// holds the credentials).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
 }
 
 /// A fleet device as the library and the ready line describe it.

@@ -11,10 +11,33 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 
-const SPEC: &str = concat!(
+/// Where CI has the spec: `shared/` beside the repository's checkout.
+const SHARED_SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/soracom/soracom-api.en.yaml"
 );
+
+/// The spec's path: `$SORACOM_API_SPEC`, else [`SHARED_SPEC`].
+fn spec_path() -> std::path::PathBuf {
+    std::env::var_os("SORACOM_API_SPEC")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| SHARED_SPEC.into())
+}
+
+/// The spec's text, or a failure that says how to get it and where to point `SORACOM_API_SPEC`
+/// (a clone of the repository alone has no spec; this is a failure, not a skip).
+fn read_spec(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "the conformance tests need Soracom's OpenAPI spec, and reading {} failed: {e}.\n\
+             Get soracom-api.en.yaml from the soracom/soracom-cli repository \
+             (generators/assets/soracom-api.en.yaml) and run the tests with \
+             SORACOM_API_SPEC=/path/to/soracom-api.en.yaml (or put it at \
+             shared/soracom/soracom-api.en.yaml beside your checkout, where CI has it).",
+            path.display()
+        )
+    })
+}
 
 /// The parsed OpenAPI document plus a small validator for the schema subset it uses.
 struct Spec {
@@ -26,7 +49,7 @@ struct Spec {
 
 impl Spec {
     fn load() -> Spec {
-        let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
+        let text = read_spec(&spec_path()).unwrap_or_else(|e| panic!("{e}"));
         let doc: Value = serde_yaml::from_str(&text).expect("spec parses as YAML");
         Spec {
             doc,
@@ -586,4 +609,26 @@ fn validator_catches_misspelt_fields_and_wrong_types() {
         &mut ok,
     );
     assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn a_missing_spec_fails_saying_how_to_get_it() {
+    let err = read_spec(std::path::Path::new("/nonexistent/soracom-api.en.yaml")).unwrap_err();
+    for needle in [
+        "/nonexistent/soracom-api.en.yaml",
+        "soracom/soracom-cli",
+        "generators/assets/soracom-api.en.yaml",
+        "SORACOM_API_SPEC=",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in: {err}");
+    }
+}
+
+#[test]
+fn the_spec_path_follows_soracom_api_spec() {
+    // Without the variable, the shared copy CI uses; with it, that file.
+    match std::env::var_os("SORACOM_API_SPEC") {
+        Some(path) => assert_eq!(spec_path(), std::path::PathBuf::from(path)),
+        None => assert_eq!(spec_path(), std::path::PathBuf::from(SHARED_SPEC)),
+    }
 }

@@ -51,6 +51,9 @@ pub struct App {
     client: Mutex<Option<Arc<Client>>>,
     /// What this process last fetched for the device list.
     snapshot: Mutex<Option<Arc<Snapshot>>>,
+    /// `--trust-first-contact`: a configured password may go to a device whose host key is
+    /// not pinned yet (it is pinned then).
+    pub trust_first_contact: bool,
 }
 
 impl App {
@@ -65,6 +68,7 @@ impl App {
             profile_arg,
             client: Mutex::new(None),
             snapshot: Mutex::new(None),
+            trust_first_contact: false,
         })
     }
 

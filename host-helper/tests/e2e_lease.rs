@@ -415,3 +415,37 @@ fn connect_interrupted_during_the_create_leaves_nothing() {
         env.mappings()
     );
 }
+
+/// Finding 11.8: a create answer that is not the mapping asked for (port 0, another device
+/// port, flagged or already expired, another source range) is never used: napsh deletes
+/// what its request made (as the SIM's own list shows it) and fails with one clear line.
+#[rstest::rstest]
+#[case::port_zero(serde_json::json!({ "port": 0 }))]
+#[case::other_device_port(serde_json::json!({ "destination": { "port": 2222 } }))]
+#[case::flagged_expired(serde_json::json!({ "expired": true }))]
+#[case::expiry_past(serde_json::json!({ "expiredTime": 1000 }))]
+#[case::world_open(serde_json::json!({ "source": { "ipRanges": ["0.0.0.0/0"] } }))]
+fn a_create_answer_that_is_not_what_was_asked_is_refused_and_undone(
+    #[case] fields: serde_json::Value,
+) {
+    let env = start();
+    let fields = fields.as_object().unwrap().clone();
+    env.set_faults(vec![fault_rule(
+        "POST",
+        "/v1/port_mappings/sims/*",
+        Fault::Override { fields },
+        Some(1),
+    )]);
+    let out = env.run(&["ssh", "dev-a", "--", "true"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not what was asked") && out.stderr.contains("deleted the 1"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.mappings().is_empty(), "{:?}", env.mappings());
+    assert!(
+        env.pinned(&env.sim_id("dev-a")).is_empty(),
+        "nothing was connected to"
+    );
+}

@@ -361,18 +361,19 @@ fn main() {
         .collect();
     let started = Instant::now();
     let mut table = vec![header()];
-    let (mut good, mut bad) = (0, 0);
+    // Not-applicable cells run nothing: they are counted apart, not as passed tests.
+    let (mut good, mut bad, mut not_applicable) = (0, 0, 0);
     let mut failures = Vec::new();
     let mut messages = Vec::new();
     for row in &rows {
         let mut cells = Vec::new();
         for (i, cmd) in COLUMNS.iter().enumerate() {
             let result = match row.expect[i] {
-                Expect::NotApplicable(why) => CellResult {
-                    summary: format!("— ({why})"),
-                    problems: vec![],
-                    said: None,
-                },
+                Expect::NotApplicable(why) => {
+                    not_applicable += 1;
+                    cells.push(format!("— ({why})"));
+                    continue;
+                }
                 expect => run_cell(row, *cmd, expect),
             };
             if result.problems.is_empty() {
@@ -404,7 +405,7 @@ fn main() {
          ✓ = expected exit code, one clear `napsh:` line (the guide where it helps), no raw \
          control bytes, at most {MAX_TRIES} tries waiting as long as the rate-limit headers ask, no \
          hang, and zero leaked mappings once the fault cleared.\n\n{}\n\n{good} good, {bad} bad \
-         cells in {:.0} s.\n\n## What napsh said\n\n{}\n",
+         cells ({not_applicable} not applicable) in {:.0} s.\n\n## What napsh said\n\n{}\n",
         table.join("\n"),
         started.elapsed().as_secs_f64(),
         messages.join("\n")
@@ -417,6 +418,7 @@ fn main() {
     for f in &failures {
         eprintln!("BAD CELL: {f}");
     }
+    println!("fault matrix: {not_applicable} cells not applicable (not counted as tests)");
     let status = if bad == 0 { "ok" } else { "FAILED" };
     println!(
         "test result: {status}. {good} passed; {bad} failed; 0 ignored; 0 measured; 0 filtered out"

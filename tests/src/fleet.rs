@@ -112,6 +112,38 @@ pub fn password_sshd(dir: &Path) -> Result<SshServer> {
     )
 }
 
+/// A throwaway user, a [`password_sshd`] and the fleet of one online device `name` pointing at
+/// it; everything goes when this is dropped.
+pub struct UserDevice {
+    /// The device's login user (and its password).
+    pub user: TempUser,
+    /// The fleet TOML for [`crate::TestEnv::start`].
+    pub fleet: String,
+    /// The sshd.
+    _sshd: SshServer,
+    /// The sshd's files.
+    _dir: TempDir,
+}
+
+impl UserDevice {
+    /// Creates the user and starts the sshd (needs root).
+    pub fn start(name: &str) -> Result<Self> {
+        let user = TempUser::create()?;
+        let dir = tempfile::tempdir()?;
+        let sshd = password_sshd(dir.path())?;
+        let fleet = format!(
+            "[[devices]]\nname = {name:?}\nonline = true\nssh = \"127.0.0.1:{}\"\n",
+            sshd.port()
+        );
+        Ok(UserDevice {
+            user,
+            fleet,
+            _sshd: sshd,
+            _dir: dir,
+        })
+    }
+}
+
 /// 32 random hex digits (from the kernel's UUID source).
 fn random_hex() -> Result<String> {
     let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")

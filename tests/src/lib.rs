@@ -13,6 +13,7 @@ use std::process::Command;
 use tempfile::TempDir;
 
 pub mod device;
+pub mod echo;
 pub mod fleet;
 pub mod journal;
 pub mod reach;
@@ -321,8 +322,14 @@ impl TestEnv {
 
     /// Writes napsh's config: the user, key and source range every test needs, plus `extra`.
     pub fn write_config(&self, extra: &str) -> Result<()> {
+        self.write_config_without_source(&format!("source_cidr = \"127.0.0.1/32\"\n{extra}"))
+    }
+
+    /// Writes napsh's config with the user and key but no `source_cidr` (napsh then detects
+    /// its public address through `ip_echo_url`), plus `extra`.
+    pub fn write_config_without_source(&self, extra: &str) -> Result<()> {
         let body = format!(
-            "default_user = {:?}\nsource_cidr = \"127.0.0.1/32\"\nssh_extra_args = [\"-i\", {:?}, \"-o\", \"IdentitiesOnly=yes\", \"-o\", \"BatchMode=yes\"]\n{extra}",
+            "default_user = {:?}\nssh_extra_args = [\"-i\", {:?}, \"-o\", \"IdentitiesOnly=yes\", \"-o\", \"BatchMode=yes\"]\n{extra}",
             self.user,
             self.key_path().display().to_string()
         );

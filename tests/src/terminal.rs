@@ -109,9 +109,17 @@ impl Terminal {
     }
 }
 
+impl Terminal {
+    /// Closes the terminal as a user closing the window would: the tmux server goes and what
+    /// runs in it gets SIGHUP.
+    pub fn close(&self) {
+        let _ = self.tmux(&["kill-server"]).output();
+    }
+}
+
 impl Drop for Terminal {
     fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]).output();
+        self.close();
     }
 }
 

@@ -1,12 +1,13 @@
 //! A real Zellij, driven through a private tmux server, with napsh's plugin pre-granted its
 //! permissions: the harness for the plugin's end-to-end tests (recipe: shared/zellij/E2E.md).
 
-use crate::terminal::{command_line, unique, Terminal};
+pub use crate::terminal::shell_quote;
+use crate::terminal::{unique, Terminal};
 use crate::{require_tool, TestEnv};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The key that opens the picker in the test config.
 pub const PICKER_KEY: &str = "M-y";
@@ -47,41 +48,56 @@ impl ZellijSession {
         height: u16,
         plugin_settings: &str,
     ) -> Result<Self> {
-        require_tool("zellij", "cargo install --locked zellij --version 0.45.1");
-        require_tool("tmux", "apt-get install -y tmux");
         let wasm = plugin_wasm();
-        let root = env.path().join("zellij");
-        let mut vars = env.napsh_env();
-        let dir = |name: &str| -> Result<String> {
-            let p = root.join(name);
-            std::fs::create_dir_all(&p)?;
-            Ok(p.display().to_string())
-        };
-        // Zellij's own state goes under the env too; napsh keeps its XDG dirs from napsh_env.
-        vars.push(("ZELLIJ_SOCKET_DIR".into(), dir("sock")?));
-        vars.push(("TMPDIR".into(), dir("tmp")?));
-        let cache = vars
-            .iter()
-            .find(|(k, _)| k == "XDG_CACHE_HOME")
-            .map(|(_, v)| v.clone())
-            .unwrap();
-        write_permissions(Path::new(&cache), &wasm)?;
-        let config = root.join("config.kdl");
+        let vars = zellij_vars(env)?;
+        write_permissions(Path::new(&var(&vars, "XDG_CACHE_HOME")), &wasm)?;
+        let config = env.path().join("zellij/config.kdl");
         std::fs::write(&config, config_kdl(&wasm, env.napsh_bin(), plugin_settings))?;
+        let config_arg = format!("--config {}", shell_quote(&config.display().to_string()));
+        Self::launch(vars, width, height, &config_arg)
+    }
+
+    /// Zellij as a user starts it after `napsh zellij install`: the config and plugin the
+    /// installer wrote under the env's `XDG_CONFIG_HOME`, found by Zellij itself (no
+    /// `--config`), and no permission granted yet.
+    pub fn start_installed(env: &TestEnv, width: u16, height: u16) -> Result<Self> {
+        Self::launch(zellij_vars(env)?, width, height, "")
+    }
+
+    /// Starts `zellij [config_arg] --session …` with `vars` in a new private tmux server.
+    fn launch(
+        vars: Vec<(String, String)>,
+        width: u16,
+        height: u16,
+        config_arg: &str,
+    ) -> Result<Self> {
+        require_tool("zellij", "cargo install --locked zellij --version 0.45.1");
         let session = format!("napsh-e2e-{}-{}", std::process::id(), unique());
-        let config = config.display().to_string();
-        let command = command_line(
-            &vars,
-            "zellij",
-            &["--config", &config, "--session", &session],
+        let command = format!(
+            "{} zellij {config_arg} --session {session}",
+            env_prefix(&vars)
         );
+        Self::run_in_tmux(vars, width, height, &session, &command, "Zellij")
+    }
+
+    /// Runs the shell command `command` in a new private tmux server (a terminal of
+    /// `width`×`height`) and waits until the screen shows `ready`; `session` is the Zellij
+    /// session it starts, reached with `vars` (for a script that starts Zellij itself).
+    pub fn run_in_tmux(
+        vars: Vec<(String, String)>,
+        width: u16,
+        height: u16,
+        session: &str,
+        command: &str,
+        ready: &str,
+    ) -> Result<Self> {
         let z = ZellijSession {
-            terminal: Terminal::start(&command, width, height)?,
-            session,
+            terminal: Terminal::start(command, width, height)?,
+            session: session.to_string(),
             env: vars,
         };
-        z.wait_for_screen("Zellij", Duration::from_secs(30))
-            .context("Zellij did not start")?;
+        z.wait_for_screen(ready, Duration::from_secs(120))
+            .with_context(|| format!("`{command}` did not show {ready:?}"))?;
         Ok(z)
     }
 
@@ -169,6 +185,51 @@ impl ZellijSession {
     pub fn pane_screen(&self, pane_id: u64) -> Result<String> {
         self.action(&["dump-screen", "--pane-id", &format!("terminal_{pane_id}")])
     }
+
+    /// Opens the picker (the test binding), waits for `header` (`napsh — N devices`), types
+    /// `filter`, waits until it leaves one device and presses Enter on it.
+    pub fn pick(&self, header: &str, filter: &str) {
+        let wait = Duration::from_secs(30);
+        self.send_keys(&[PICKER_KEY]);
+        self.wait_for_screen(header, wait).unwrap();
+        self.type_text(filter);
+        self.wait_for_screen("1 shown", wait).unwrap();
+        self.send_keys(&["Enter"]);
+    }
+
+    /// Waits (up to a minute) for a terminal pane titled `title`; its id.
+    pub fn wait_for_pane(&self, title: &str) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = self.terminal_panes_titled(title).ok();
+            if let Some(&id) = found.as_ref().and_then(|p| p.first()) {
+                return id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no pane named {title}: {:#?}",
+                self.panes()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The `list-panes --json` entry of the terminal pane `id`.
+    pub fn pane(&self, id: u64) -> serde_json::Value {
+        self.panes()
+            .unwrap()
+            .into_iter()
+            .find(|p| p["is_plugin"] == false && p["id"].as_u64() == Some(id))
+            .unwrap_or_else(|| panic!("no terminal pane {id}"))
+    }
+}
+
+impl ZellijSession {
+    /// Closes the terminal (the tmux server) as a user closing the window would: what runs in
+    /// it gets SIGHUP; the Zellij session is left to end by itself.
+    pub fn close_terminal(&self) {
+        self.terminal.close()
+    }
 }
 
 impl Drop for ZellijSession {
@@ -183,6 +244,35 @@ impl Drop for ZellijSession {
             .output();
         // The terminal (tmux) goes when `terminal` drops.
     }
+}
+
+/// napsh's environment for `env` plus Zellij's own directories (socket, temp) under the env.
+fn zellij_vars(env: &TestEnv) -> Result<Vec<(String, String)>> {
+    let root = env.path().join("zellij");
+    let mut vars = env.napsh_env();
+    for (name, sub) in [("ZELLIJ_SOCKET_DIR", "sock"), ("TMPDIR", "tmp")] {
+        let dir = root.join(sub);
+        std::fs::create_dir_all(&dir)?;
+        vars.push((name.into(), dir.display().to_string()));
+    }
+    Ok(vars)
+}
+
+/// `env NAME='value' …` setting `vars` for a shell command.
+pub fn env_prefix(vars: &[(String, String)]) -> String {
+    let assignments: Vec<String> = vars
+        .iter()
+        .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+        .collect();
+    format!("env {}", assignments.join(" "))
+}
+
+/// The value of `name` in `vars` (empty when absent).
+fn var(vars: &[(String, String)], name: &str) -> String {
+    vars.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 fn write_permissions(cache_home: &Path, wasm: &Path) -> Result<()> {

@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
 /// Records every /v1 request (faulted ones too) in the request log, including one whose
 /// client went away before the answer (status 0).
 async fn log_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (req, body) = buffer_body(req).await;
     let mut entry = LogEntry {
         state: state.clone(),
         record: Some(RequestRecord {
@@ -111,6 +112,7 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
             query: req.uri().query().unwrap_or("").to_string(),
             status: 0,
             at_ms: state.clock_ms(),
+            body,
         }),
     };
     let resp = next.run(req).await;
@@ -121,6 +123,24 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
     }
     drop(entry);
     resp
+}
+
+/// The request with its body read into memory, and that body as text for the log (empty for
+/// `/v1/auth`). A body that cannot be read (over 1 MiB, client gone) is passed on empty.
+async fn buffer_body(req: Request) -> (Request, String) {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let text = if parts.uri.path() == "/v1/auth" {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        text,
+    )
 }
 
 /// A request-log record, pushed when dropped: after the answer, or when the client went away

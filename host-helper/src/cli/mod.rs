@@ -41,6 +41,11 @@ pub struct Cli {
     /// internet may then connect to the device's port.
     #[arg(long, global = true)]
     pub allow_any_source: bool,
+    /// Send a configured password to a device whose host key is not pinned yet, and pin the
+    /// key it presents (first contact). Without it, such a password goes only to a pinned
+    /// device, or after "y" at a terminal prompt showing the key.
+    #[arg(long, global = true)]
+    pub trust_first_contact: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -419,7 +424,14 @@ mapping napsh created is deleted when the device is done — also on Ctrl-C.
 Every output line is prefixed with [device]: remote stdout to stdout, remote stderr to stderr
 (with --json, both to stderr and one JSON result per device on stdout). A summary goes to
 stderr: \"N succeeded, M failed: name (reason), …\". --log-dir DIR also writes each device's
-raw output to DIR/<name>_<SIM id>.stdout and .stderr (0600, names made file-safe).
+raw output to DIR/<name>_<SIM id>.stdout and .stderr (0600, names made file-safe; DIR must be
+yours and writable by nobody else; files of the same name are replaced).
+
+Device output is shown inert by default: colours (SGR) are kept, every other control character
+or escape sequence (CR, cursor movement, window title, clipboard…) is shown escaped, like \\r
+or \\e]0;…, so that a device can neither overwrite a line to forge another device's output nor
+drive your terminal. --raw shows every byte as the device sent it (after the prefix): only for
+output you trust.
 
 Exit codes: 0 every device succeeded; 1 at least one failed (offline, unreachable, or its
 command exited non-zero); 130/143/129 interrupted; 2-6 the whole command failed before running.
@@ -428,7 +440,8 @@ Examples:
   napsh exec kiosk-12 kiosk-13 -- uptime
   napsh exec --all --online -- systemctl is-active kiosk
   napsh exec --tag role=camera --log-dir ./logs -- journalctl -n 50
-  napsh exec --group grp-osaka --parallel 4 --json -- df -h /";
+  napsh exec --group grp-osaka --parallel 4 --json -- df -h /
+  napsh exec --raw kiosk-12 -- journalctl -n 20 -o cat";
 
 const HISTORY_AFTER: &str = "\
 The journal is $XDG_STATE_HOME/napsh/journal.jsonl (JSON lines, 0600, append-only): one line per
@@ -494,6 +507,11 @@ pub struct ExecArgs {
     /// One JSON result per device on stdout (device output then goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Show device output byte for byte after each prefix (default: colours kept, every other
+    /// control character and escape sequence shown inert, so that a device can neither forge
+    /// another device's line nor drive your terminal). Only for output you trust.
+    #[arg(long)]
+    pub raw: bool,
     /// The command to run on every device.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -32,7 +32,7 @@ pub async fn run(app: &App, args: AuditArgs) -> Result<i32> {
     let newest_first = fetch(&client, &imsi, args.limit).await?;
     let oldest_first: Vec<&NapterAuditLogEntry> = newest_first.iter().rev().collect();
     if args.json {
-        output::line(&serde_json::to_string(&oldest_first)?);
+        output::json(&oldest_first);
         return Ok(0);
     }
     if newest_first.is_empty() {

@@ -134,7 +134,7 @@ async fn device_step(
     let d = crate::napter::devices::resolve_all(app, &[name])
         .await?
         .remove(0);
-    let sim: napsh_core::soracom::Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
+    let sim = crate::napter::devices::fetch_sim(client, &d.sim_id).await?;
     let label = for_terminal(d.label());
     if !sim.session_status.as_ref().is_some_and(|s| s.online) {
         return Err(crate::napter::mapping::offline_error(d.label()));

@@ -7,11 +7,12 @@ use crate::napter::lease::duration;
 use crate::output;
 use crate::ssh::fanout::{self, Echo, Spec};
 use anyhow::Result;
+use napsh_core::fanout::OutputMode;
 
 /// Runs `napsh exec`.
 pub async fn run(app: &App, args: ExecArgs) -> Result<i32> {
     if let Some(dir) = &args.log_dir {
-        fanout::check_log_dir(dir)?;
+        crate::ssh::log_files::check_dir(dir)?;
     }
     let secs = duration(app, &args.mapping)?;
     let devices = fanout::select_devices(app, &args.targets).await?;
@@ -24,6 +25,11 @@ pub async fn run(app: &App, args: ExecArgs) -> Result<i32> {
             Echo::Stderr
         } else {
             Echo::Stdout
+        },
+        output: if args.raw {
+            OutputMode::Raw
+        } else {
+            OutputMode::Sanitized
         },
         log_dir: args.log_dir,
         parallel: usize::from(args.targets.parallel),

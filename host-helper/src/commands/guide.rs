@@ -11,7 +11,6 @@ use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::guide::{guide_text, GuideInput};
 use napsh_core::messages::{Endpoint, ErrorKind, GuideReport};
-use napsh_core::soracom::Sim;
 use napsh_core::Device;
 
 /// Runs `napsh guide`.
@@ -74,7 +73,10 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
         source_cidr: known_source(app),
         user,
         endpoint: endpoint.clone(),
-        now_ms: now_ms(),
+        // Expiries are on the server's clock (the local one when no API call was made).
+        now_ms: app
+            .client()
+            .map_or_else(|_| now_ms(), |c| c.server_now_ms()),
     });
     if args.json {
         output::json(&GuideReport {
@@ -93,9 +95,11 @@ pub async fn run(app: &App, args: GuideArgs) -> Result<i32> {
 /// The freshest live mapping to the device's port, if any.
 async fn live_endpoint(app: &App, d: &Device, port: u16) -> Result<Option<Endpoint>> {
     let client = app.client()?;
-    let sim_path = format!("/sims/{}", d.sim_id);
-    let (sim, maps) = tokio::try_join!(client.get::<Sim>(&sim_path, &[]), list_all(&client))?;
-    Ok(live_for(&maps, &sim, Some(port), now_ms())
+    let (sim, maps) = tokio::try_join!(
+        crate::napter::devices::fetch_sim(&client, &d.sim_id),
+        list_all(&client)
+    )?;
+    Ok(live_for(&maps, &sim, Some(port), client.server_now_ms())
         .first()
         .map(|m| endpoint_of(m, true)))
 }

@@ -11,7 +11,7 @@ pub fn run(app: &App, args: HistoryArgs) -> Result<i32> {
     let entries = crate::state::journal::read(&app.dirs.state)?;
     let picked = select(&entries, args.device.as_deref(), args.limit);
     if args.json {
-        output::line(&serde_json::to_string(&picked)?);
+        output::json(&picked);
         return Ok(0);
     }
     if picked.is_empty() {

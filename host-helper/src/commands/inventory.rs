@@ -41,6 +41,8 @@ pub async fn run(app: &App, args: InventoryArgs, profile: Option<&str>) -> Resul
             })?
             .map_err(quote_error)?,
     };
-    output::line(&serde_json::to_string_pretty(&doc)?);
+    output::line(&napsh_core::sanitize::json_for_terminal(
+        &serde_json::to_string_pretty(&doc)?,
+    ));
     Ok(0)
 }

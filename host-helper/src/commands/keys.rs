@@ -13,7 +13,7 @@ use napsh_core::authorized_keys::{
     list_keys, listing_rows, parse_public_key_file, remote_command, PublicKey, DEFAULT_KEY_FILES,
     LIST_SNIPPET, PUSH_SNIPPET,
 };
-use napsh_core::fanout::prefixed_line;
+use napsh_core::fanout::{prefixed_line, OutputMode};
 use napsh_core::messages::ErrorKind;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -44,6 +44,7 @@ async fn push(app: &App, args: KeysPushArgs) -> Result<i32> {
         command: vec![remote_command(PUSH_SNIPPET)],
         input: Some(format!("{}\n", key.install_line()).into_bytes()),
         echo: Echo::Capture,
+        output: OutputMode::Sanitized,
         log_dir: None,
         parallel: usize::from(args.targets.parallel),
         secs,
@@ -76,6 +77,7 @@ async fn list(app: &App, args: KeysListArgs) -> Result<i32> {
         command: vec![remote_command(LIST_SNIPPET)],
         input: None,
         echo: Echo::Capture,
+        output: OutputMode::Sanitized,
         log_dir: None,
         parallel: 1,
         secs,
@@ -99,7 +101,7 @@ async fn list(app: &App, args: KeysListArgs) -> Result<i32> {
     }
     let keys = list_keys(&String::from_utf8_lossy(&finished.stdout), fingerprint);
     if args.json {
-        output::line(&serde_json::to_string(&keys)?);
+        output::json(&keys);
         return Ok(0);
     }
     if keys.is_empty() {

@@ -9,7 +9,6 @@ use crate::napter::lease;
 use crate::napter::mapping::{list_all, targets};
 use crate::napter::registry::Entry;
 use crate::output;
-use crate::state::paths::now_ms;
 use anyhow::Result;
 use napsh_core::device::format_duration;
 use napsh_core::messages::MappingSummary;
@@ -65,7 +64,7 @@ async fn list(app: &App, json: bool) -> Result<i32> {
     let (maps, sims) = tokio::try_join!(list_all(&client), client.list::<Sim>("/sims"))?;
     let key = client.profile().cache_key();
     let owned = app.registry().entries().unwrap_or_default();
-    let now = now_ms();
+    let now = client.server_now_ms();
     let rows: Vec<MappingRow> = maps
         .iter()
         .filter(|m| !m.is_expired(now))

@@ -47,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
     let mut app = App::new(cli.profile.clone())?;
     app.config.allow_any_source |= cli.allow_any_source;
+    app.trust_first_contact = cli.trust_first_contact;
     if !matches!(cli.command, Command::KnownHosts(_) | Command::History(_)) {
         crate::napter::lease::reap(&app).await;
     }

@@ -26,6 +26,7 @@ pub async fn run(app: &App, args: ProxyArgs) -> Result<i32> {
     let mut signals = Signals::install()?;
     // ssh records a first-use host key in napsh's known_hosts: its directory must exist.
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
+    crate::ssh::known_hosts::ensure_private(&app.dirs.known_hosts())?;
     let device = crate::napter::devices::resolve_all(app, &[args.device.as_str()])
         .await?
         .remove(0);

@@ -10,7 +10,7 @@ use crate::napter::lease::{device_port, duration, Lease, Leases, Released};
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use crate::ssh::askpass::{askpass_env, password_for};
-use crate::ssh::launch::{self, build_args, Outcome, SshPlan};
+use crate::ssh::launch::{Outcome, SshPlan};
 use crate::ssh::resume::Resumer;
 use crate::ssh::service::ServiceTarget;
 use crate::ssh::verdict::connect_failure;
@@ -41,25 +41,12 @@ pub async fn run(app: &App, args: SshArgs) -> Result<i32> {
     let (askpass, env) = askpass_env(password_for(app, &device)?)?;
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     let leases = Leases::start(app, duration(app, &args.mapping)?).await?;
-    let mut record = Record::begin(&app.dirs.state, "ssh", &device);
-    record.source(&leases.source);
-    let label = for_terminal(device.label());
-    let spinner = crate::progress::Spinner::start(format!("opening a Napter mapping to {label}…"));
-    let acquired = leases
-        .acquire_or_signal(app, &device, port, &mut signals)
-        .await;
-    spinner.finish();
-    let lease = match acquired {
-        Ok(Ok(lease)) => lease,
-        Ok(Err(err)) => {
-            record.fail(&err);
-            return Ok(report(app, &device, port, &user, &err));
-        }
-        Err(code) => {
-            record.interrupted();
-            return Ok(code);
-        }
-    };
+    let record = Record::begin(&app.dirs.state, "ssh", &device);
+    let (lease, mut record) =
+        match acquire(app, &leases, &device, port, &user, &mut signals, record).await {
+            Ok(held) => held,
+            Err(code) => return Ok(code),
+        };
     record.mapping(&lease.mapping, lease.reused);
     crate::state::failures::record(&app.dirs.state, &device.sim_id, None);
     let session = Session {
@@ -112,8 +99,9 @@ impl Session<'_> {
             crate::ssh::plan::for_ssh_args(app, self.args, device, endpoint, user, service, resume);
         let (outcome, lease) = match resume {
             ResumeMode::Off => {
-                let args = build_args(&plan);
-                (launch::run(&args, self.env, signals).await, lease)
+                let label = for_terminal(device.label());
+                let outcome = crate::ssh::pin_notice::run(&plan, &label, self.env, signals).await;
+                (outcome, lease)
             }
             _ => {
                 let resumer = Resumer {
@@ -154,10 +142,7 @@ impl Session<'_> {
         };
         let released = self.leases.release(lease, self.args.keep).await;
         if let Some(err) = missing {
-            // The picker's guide for this device then says which services are running.
-            let why = error::one_line(&err);
-            crate::state::failures::record(&app.dirs.state, &device.sim_id, Some(&why));
-            return Err(err);
+            return Err(service_missing(app, device, err));
         }
         let ended = Ended {
             app,
@@ -170,6 +155,46 @@ impl Session<'_> {
         };
         ended.conclude(outcome, record).await
     }
+}
+
+/// Acquires the device's mapping behind a spinner; a failure (with the guide) or an
+/// interruption is journaled and `Err` carries the exit code.
+async fn acquire(
+    app: &App,
+    leases: &Leases,
+    device: &Device,
+    port: u16,
+    user: &str,
+    signals: &mut Signals,
+    mut record: Record,
+) -> std::result::Result<(Lease, Record), i32> {
+    record.source(&leases.source);
+    let label = for_terminal(device.label());
+    let spinner = crate::progress::Spinner::start(format!("opening a Napter mapping to {label}…"));
+    let acquired = leases.acquire_or_signal(app, device, port, signals).await;
+    spinner.finish();
+    match acquired {
+        Ok(Ok(lease)) => Ok((lease, record)),
+        Ok(Err(err)) => {
+            record.fail(&err);
+            Err(report(app, device, port, user, &err))
+        }
+        Err(code) => {
+            record.interrupted();
+            Err(code)
+        }
+    }
+}
+
+/// A missing service: recorded as the device's last failure (the picker's guide then says
+/// which services are running), and the command's error.
+fn service_missing(app: &App, device: &Device, err: anyhow::Error) -> anyhow::Error {
+    crate::state::failures::record(
+        &app.dirs.state,
+        &device.sim_id,
+        Some(&error::one_line(&err)),
+    );
+    err
 }
 
 /// How a session ended, for its verdict.

@@ -40,6 +40,8 @@ pub async fn run(app: &App, args: SshConfigArgs, profile: Option<&str>) -> Resul
         output::warn(warning);
     }
     let text = rendered.text;
+    // ssh pins through this config on first contact: the file must exist private before.
+    crate::ssh::known_hosts::ensure_private(&app.dirs.known_hosts())?;
     if !args.install {
         output::line(text.trim_end());
         return Ok(0);

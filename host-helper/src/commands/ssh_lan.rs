@@ -5,9 +5,7 @@
 
 use crate::app::App;
 use crate::cli::SshArgs;
-use crate::config::fetch_password;
 use crate::signals::{exit_code, Signals};
-use crate::ssh::launch::build_args;
 use anyhow::Result;
 use napsh_core::lan::LanTarget;
 use napsh_core::sanitize::for_terminal;
@@ -27,7 +25,7 @@ pub(super) async fn run(
     let user = app
         .config
         .user_for(user_at.or(args.user.as_deref()), &device);
-    let password = settings.password.as_ref().map(fetch_password).transpose()?;
+    let password = crate::ssh::askpass::password_for(app, &device)?;
     let (askpass, env) = crate::ssh::askpass::askpass_env(password)?;
     let known_hosts = app.dirs.known_hosts();
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
@@ -46,9 +44,9 @@ pub(super) async fn run(
         napsh_core::resume::ResumeMode::Off,
     );
     tracing::info!(host = %lan.host, alias = %plan.alias, "direct LAN connection");
-    let outcome = crate::ssh::launch::run(&build_args(&plan), &env, &mut signals).await?;
-    drop(askpass);
     let label = label(&device, &lan);
+    let outcome = crate::ssh::pin_notice::run(&plan, &label, &env, &mut signals).await?;
+    drop(askpass);
     if outcome.code == 255 && outcome.host_key_failed {
         let pinned = crate::ssh::known_hosts::pinned(&known_hosts, &plan.alias).unwrap_or_default();
         if !pinned.is_empty() {

@@ -178,6 +178,9 @@ fn failed(record: Record, e: anyhow::Error) -> std::result::Result<Result<Forwar
 
 /// Listens where the spec says: LOCAL, else REMOTE when free, else (saying so) any free port.
 async fn listen(spec: &TunnelSpec) -> Result<TcpListener> {
+    if let Some(warning) = spec.exposure_warning() {
+        output::warn(&warning);
+    }
     let wanted = SocketAddr::new(spec.bind, spec.preferred_local());
     match TcpListener::bind(wanted).await {
         Ok(l) => Ok(l),

@@ -53,6 +53,9 @@ async fn start(
         Some(state) => web_server_answers(&state.settings.address()).await,
         None => false,
     };
+    if let (Some(state), true) = (&previous, server_up) {
+        refuse_impostor(files, &state.settings)?;
+    }
     let last = previous.as_ref().map(|s| &s.settings);
     let settings = match (last, server_up) {
         (Some(running), true) => keep_running_settings(running, args, profile)?,
@@ -98,6 +101,21 @@ async fn refuse_foreign_server(settings: &WebSettings) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Refuses to go on (and so to show a login token) when what answers on the recorded port is
+/// not the web server napsh started: another local user can take the port after a reboot and
+/// answer `/info/version` like Zellij, to collect the token typed into it.
+fn refuse_impostor(files: &WebFiles, settings: &WebSettings) -> Result<()> {
+    if zellij_for(files, settings)?.owns_listener(settings.port) {
+        return Ok(());
+    }
+    Err(NapshError::config(format!(
+        "something answers on port {} like a Zellij web server, but it is not the Zellij web server napsh started (another local user may have taken the port): no login token is shown for it",
+        settings.port
+    ))
+    .hint("find out what listens there (ss -ltnp), or run `napsh web --stop` and then `napsh web --port PORT` with another port")
+    .into())
 }
 
 /// The settings of a running `napsh web`; arguments asking for others are refused.

@@ -2,8 +2,9 @@
 
 use crate::cli::{ZellijCommand, ZellijInstallArgs};
 use crate::output;
-use crate::zellij::install::{install, keybinding_block, InstallPaths};
+use crate::zellij::install::{check_zellij, install, keybinding_block, InstallPaths, ZellijNews};
 use anyhow::{Context, Result};
+use napsh_core::zellij_compat::ZellijUse;
 
 /// Runs `napsh zellij …`.
 pub fn run(command: ZellijCommand) -> Result<i32> {
@@ -15,6 +16,11 @@ pub fn run(command: ZellijCommand) -> Result<i32> {
 fn run_install(args: &ZellijInstallArgs) -> Result<i32> {
     let paths = InstallPaths::detect(args.config_dir.as_deref())?;
     let helper = std::env::current_exe().context("finding this napsh binary")?;
+    // A Zellij the plugin cannot run on is refused before anything is written.
+    let news = check_zellij(ZellijUse::Picker)?;
+    if let ZellijNews::Warning(text) = &news {
+        output::warn(text);
+    }
     if args.print {
         output::line(&format!(
             "// Copy napsh.wasm to {}, then add to the keybinds block of {}:",
@@ -28,6 +34,9 @@ fn run_install(args: &ZellijInstallArgs) -> Result<i32> {
         return Ok(0);
     }
     let report = install(&paths, &args.key, &helper)?;
+    if let ZellijNews::Fine(text) = &news {
+        output::line(text);
+    }
     output::line(&format!("plugin: {}", report.wasm_file.display()));
     if report.unchanged {
         output::line(&format!(

@@ -54,6 +54,16 @@ pub fn fresh_cached_entry(app: &App, client: &Client, sim_id: &str) -> Option<De
         .find(|e| e.device.sim_id == sim_id)
 }
 
+/// `GET /v1/sims/{id}`: one SIM, fresh from the API.
+pub async fn fetch_sim(client: &Client, sim_id: &str) -> Result<Sim> {
+    client
+        .get(
+            &format!("/sims/{}", crate::soracom::path::segment(sim_id)),
+            &[],
+        )
+        .await
+}
+
 /// Fetches SIMs and mappings, builds the list and refreshes the cache.
 pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let listed_at_ms = now_ms();
@@ -67,7 +77,7 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let key = client.profile().cache_key();
     let list = CachedList {
         fetched_at_ms: now_ms(),
-        entries: build_entries(&sims, &maps, &owned, &key, now_ms()),
+        entries: build_entries(&sims, &maps, &owned, &key, client.server_now_ms()),
     };
     app.remember(sims, maps, listed_at_ms);
     let path = cache_path(app, client);
@@ -166,8 +176,16 @@ pub fn matches_filter(entry: &DeviceEntry, filter: &str) -> bool {
 pub async fn resolve_each(app: &App, args: &[&str]) -> Result<Vec<Result<Device>>> {
     let client = app.client()?;
     if let Some(list) = read_cache(&cache_path(app, &client)) {
-        if let Ok(found) = resolve_in(&list.entries, args) {
-            return Ok(found.into_iter().map(Ok).collect());
+        // A name, tag or IMSI may have moved to another SIM since: only a fresh cache answers
+        // those; an exact SIM id (the SIM's identity) may come from a cache of any age.
+        let fresh = now_ms() - list.fetched_at_ms < CACHE_TTL_MS;
+        let by_id = args
+            .iter()
+            .all(|a| list.entries.iter().any(|e| e.device.sim_id == *a));
+        if fresh || by_id {
+            if let Ok(found) = resolve_in(&list.entries, args) {
+                return Ok(found.into_iter().map(Ok).collect());
+            }
         }
     }
     let fresh = fetch(app, &client).await?;

@@ -5,6 +5,7 @@
 use crate::error::{self, NapshError};
 use crate::napter::registry::Owner;
 use crate::soracom::api::Client;
+use crate::soracom::path::segment;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 use napsh_core::messages::{Endpoint, ErrorKind};
@@ -58,8 +59,9 @@ pub async fn list_all(client: &Client) -> Result<Vec<PortMapping>> {
 /// The mappings created for SIM `sim_id` (`GET /port_mappings/sims/{id}`; its 404 means
 /// "none").
 pub async fn list_for_sim(client: &Client, sim_id: &str) -> Result<Vec<PortMapping>> {
-    let path = format!("/port_mappings/sims/{sim_id}");
-    match client.get::<Vec<PortMapping>>(&path, &[]).await {
+    let path = format!("/port_mappings/sims/{}", segment(sim_id));
+    // Read entry by entry: one broken mapping never hides the others.
+    match client.list::<PortMapping>(&path).await {
         Ok(maps) => Ok(maps),
         Err(e) if error::kind_of(&e) == ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
@@ -110,7 +112,7 @@ pub async fn post_create(
         }),
     };
     client
-        .post(&format!("/port_mappings/sims/{sim_id}"), &body)
+        .post(&format!("/port_mappings/sims/{}", segment(sim_id)), &body)
         .await
 }
 
@@ -118,7 +120,7 @@ pub async fn post_create(
 /// or deleted outside napsh).
 pub async fn delete(client: &Client, ip: &str, port: u16) -> Result<bool> {
     let deleted = client
-        .delete(&format!("/port_mappings/{ip}/{port}"))
+        .delete(&format!("/port_mappings/{}/{port}", segment(ip)))
         .await
         .with_context(|| format!("deleting the mapping {}:{port}", for_terminal(ip)))?;
     if !deleted {

@@ -141,6 +141,7 @@ impl Registry {
             .mode(0o600)
             .open(&self.lock_path)
             .with_context(|| format!("opening {}", self.lock_path.display()))?;
+        make_private(&lock, &self.lock_path)?;
         lock.lock_exclusive()
             .with_context(|| format!("locking {}", self.lock_path.display()))?;
         let mut file = self.load()?;
@@ -278,6 +279,7 @@ impl Registry {
                 .mode(0o600)
                 .open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
+            make_private(&file, &path)?;
             file.lock_exclusive()
                 .with_context(|| format!("locking {}", path.display()))?;
             Ok(file)
@@ -299,6 +301,13 @@ impl crate::app::App {
     pub fn registry(&self) -> Registry {
         Registry::new(&self.dirs.state)
     }
+}
+
+/// Makes an open lock file 0600 (one created by an older napsh may be 0644).
+fn make_private(file: &std::fs::File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {} private", path.display()))
 }
 
 /// The entries of a registry file that no longer parses as a whole, one by one.
@@ -438,5 +447,60 @@ mod tests {
             Release::Leave,
             "a reserved mapping this process never adopted is left alone"
         );
+    }
+
+    /// The `registry.json.bad-*` files beside the registry.
+    fn kept_aside(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains("registry.json.bad-"))
+            .collect()
+    }
+
+    #[test]
+    fn a_corrupt_registry_is_kept_aside_and_its_readable_entries_salvaged() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path());
+        let good = serde_json::to_value(entry("1.1.1.1", vec![], false)).unwrap();
+        let body = serde_json::json!({ "entries": [good, {"ipAddress": 7}] });
+        let path = dir.path().join("registry.json");
+        std::fs::write(&path, body.to_string()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let entries = reg.entries().unwrap();
+        assert_eq!(entries.len(), 1, "the readable entry is salvaged");
+        assert_eq!(kept_aside(dir.path()).len(), 1, "the bad file is kept");
+    }
+
+    #[test]
+    fn a_registry_others_can_write_is_kept_aside_and_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path());
+        reg.add(entry("1.1.1.1", vec![], false)).unwrap();
+        let path = dir.path().join("registry.json");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(reg.entries().unwrap().is_empty());
+        assert_eq!(kept_aside(dir.path()).len(), 1);
+        let lock = std::fs::metadata(dir.path().join("registry.lock")).unwrap();
+        assert_eq!(
+            lock.permissions().mode() & 0o777,
+            0o600,
+            "the lock file is private"
+        );
+    }
+
+    #[test]
+    fn lock_files_an_older_napsh_left_loose_are_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("registry.lock");
+        std::fs::write(&lock, b"").unwrap();
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Registry::new(dir.path()).entries().unwrap();
+        let mode = std::fs::metadata(&lock).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

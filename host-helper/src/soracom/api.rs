@@ -1,6 +1,9 @@
 //! The Soracom API client: authentication (with the token cache), headers, pagination,
 //! bounded retries (429 honouring the rate-limit header; 5xx and connection errors for
-//! idempotent calls only), timeouts, and errors mapped to [`ErrorKind`]s.
+//! idempotent calls only), timeouts, and errors mapped to [`ErrorKind`]s. What the API sends
+//! is bounded ([`Limits`]: body size, pages, entries) and read tolerantly
+//! (`napsh_core::soracom::answer`): a needed field is named when missing, a list skips only
+//! its broken entries.
 //!
 //! Secrets (auth key, password, API key, token) are never logged.
 
@@ -12,6 +15,7 @@ use anyhow::Result;
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::{bytes_for_terminal, for_terminal_truncated};
 use napsh_core::server_clock::ServerClock;
+use napsh_core::soracom::answer::{parse_answer, parse_items, DriftNotes, Items};
 use napsh_core::soracom::{headers, ApiErrorBody, AuthResponse};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -56,6 +60,27 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// Bounds on what one answer or one listing may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest response body napsh reads, in bytes.
+    pub max_body: usize,
+    /// Most pages one listing follows.
+    pub max_pages: usize,
+    /// Most entries one listing gathers.
+    pub max_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 32 << 20,
+            max_pages: 10_000,
+            max_items: 1_000_000,
+        }
+    }
+}
+
 /// An authenticated Soracom API client for one profile.
 pub struct Client {
     /// The HTTP client (rustls, timeouts).
@@ -70,6 +95,8 @@ pub struct Client {
     session: Mutex<Option<Session>>,
     /// Retry behaviour.
     policy: RetryPolicy,
+    /// Size and paging bounds.
+    limits: Limits,
     /// The server's clock, from the `Date` header of the latest answer that had one.
     clock: std::sync::Mutex<Option<ServerClock>>,
 }
@@ -80,6 +107,13 @@ enum Attempt {
     Answered(Answer),
     /// A transport failure.
     Failed(reqwest::Error),
+    /// The body is larger than [`Limits::max_body`]: not read (on).
+    Oversized {
+        /// The length the answer declared, when it declared one.
+        declared: Option<u64>,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl Client {
@@ -111,6 +145,7 @@ impl Client {
             cache,
             session: Mutex::new(None),
             policy: RetryPolicy::default(),
+            limits: Limits::default(),
             clock: std::sync::Mutex::new(None),
         })
     }
@@ -119,6 +154,13 @@ impl Client {
     #[cfg(test)]
     pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Replaces the size and paging bounds.
+    #[cfg(test)]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -162,35 +204,33 @@ impl Client {
         parse(&Method::GET, path, &answer.body)
     }
 
-    /// GET every page of a list (following `x-soracom-next-key`).
+    /// GET every page of a list (following `x-soracom-next-key`), within [`Limits`]: a page
+    /// key seen before, too many pages or entries end it with an error. Entries napsh cannot
+    /// use are skipped, with one warning for the whole list.
     pub async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
+        let what = format!("{} /v1{path}", Method::GET);
+        let mut pager = crate::soracom::paging::Pager::new(what.clone(), self.limits);
         let mut out = Vec::new();
-        let mut next: Option<String> = None;
-        for page in 0..100_000u32 {
+        loop {
             // Soracom's largest page (its default is not documented): fewest round trips.
             let mut query = vec![("limit", PAGE_LIMIT)];
-            query.extend(next.as_deref().map(|k| ("last_evaluated_key", k)));
+            query.extend(pager.next_key().map(|k| ("last_evaluated_key", k)));
             let answer = self.request(Method::GET, path, &query, None).await?;
-            let mut items: Vec<T> = parse(&Method::GET, path, &answer.body)?;
-            out.append(&mut items);
-            let key = answer
-                .headers
-                .get(headers::NEXT_KEY)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .filter(|k| !k.is_empty());
-            tracing::debug!(page, items = out.len(), next = key.as_deref(), "page");
-            match key {
-                Some(k) if Some(&k) == next.as_ref() => {
-                    return Err(api_error(format!(
-                        "Soracom returned the same page key twice for GET /v1{path}"
-                    )))
-                }
-                Some(k) => next = Some(k),
-                None => return Ok(out),
+            out.extend(
+                pager
+                    .take(read_items(&what, &answer.body)?)
+                    .map_err(api_error)?,
+            );
+            tracing::debug!(items = out.len(), "page");
+            let key = crate::soracom::paging::next_key(&answer.headers);
+            if !pager.advance_to(key).map_err(api_error)? {
+                break;
             }
         }
-        Err(api_error(format!("GET /v1{path} never stopped paginating")))
+        if let Some(warning) = pager.skip_warning() {
+            crate::output::warn(&warning);
+        }
+        Ok(out)
     }
 
     /// POST a JSON body (never retried after a 5xx or transport failure).
@@ -219,6 +259,7 @@ impl Client {
     ) -> Result<Answer> {
         let span = tracing::info_span!("api", method = %method, path = %format!("/v1{path}"));
         async {
+            crate::soracom::path::check(path).map_err(api_error)?;
             let mut session = self.session(None).await?;
             let mut reauthed = false;
             let mut attempt = 0;
@@ -280,11 +321,11 @@ impl Client {
         if let Some(server_ms) = date_of(&headers) {
             self.note_server_time(server_ms, mono_ms());
         }
-        let body = match resp.bytes().await {
-            Ok(b) => b.to_vec(),
-            Err(e) => {
-                tracing::info!(error = %e, %status, "body failed");
-                return Attempt::Failed(e);
+        let body = match read_body(resp, self.limits.max_body).await {
+            Ok(b) => b,
+            Err(failed) => {
+                tracing::info!(%status, "body failed");
+                return failed;
             }
         };
         tracing::info!(
@@ -356,7 +397,7 @@ impl Client {
                 let outcome = self.attempt(req).await;
                 match outcome {
                     Attempt::Answered(a) if a.status.is_success() => {
-                        let auth: AuthResponse = parse(&Method::POST, "/auth", &a.body)?;
+                        let auth = read_auth(&a.body)?;
                         tracing::info!(operator = %auth.operator_id, "signed in");
                         return Ok(Session {
                             api_key: auth.api_key,
@@ -414,14 +455,70 @@ fn rate_limit_wait(h: &HeaderMap) -> Duration {
     Duration::from_secs_f64(secs.min(3600.0))
 }
 
-/// Parses a successful JSON body, or explains that it is malformed. Invalid UTF-8 (a tag
-/// written with raw bytes) is replaced with U+FFFD rather than failing the whole list.
+/// Parses a successful JSON body, or names what is wrong with it: malformed, or a field napsh
+/// needs missing or unusable. Invalid UTF-8 (a tag written with raw bytes) is replaced with
+/// U+FFFD rather than failing the whole list.
 fn parse<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T> {
-    napsh_core::soracom::from_api_bytes(body).map_err(|e| {
-        api_error(format!(
-            "Soracom returned a malformed response to {method} /v1{path}: {e}"
-        ))
-    })
+    let what = format!("{method} /v1{path}");
+    let (value, notes) = parse_answer(body).map_err(|e| api_error(e.describe(&what)))?;
+    log_notes(&what, &notes);
+    Ok(value)
+}
+
+/// One page of a list answer to `what` (`GET /v1/sims`), item by item: feed it to a
+/// [`Pager`](super::paging::Pager), which skips and counts the entries napsh cannot use.
+pub fn read_items<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<Items<T>> {
+    let items = parse_items(body).map_err(|e| api_error(e.describe(what)))?;
+    log_notes(what, &items.notes);
+    Ok(items)
+}
+
+/// The debug log line for informational fields read as unknown.
+fn log_notes(what: &str, notes: &DriftNotes) {
+    for note in &notes.kept {
+        tracing::debug!("{what}: an informational field {note}");
+    }
+    if notes.more > 0 {
+        tracing::debug!(
+            "{what}: {} more informational fields shown as unknown",
+            notes.more
+        );
+    }
+}
+
+/// The session `POST /v1/auth` answered, every field of it present and non-empty.
+fn read_auth(body: &[u8]) -> Result<AuthResponse> {
+    let auth: AuthResponse = parse(&Method::POST, "/auth", body)?;
+    for (field, value) in [
+        ("apiKey", &auth.api_key),
+        ("token", &auth.token),
+        ("operatorId", &auth.operator_id),
+    ] {
+        if value.trim().is_empty() {
+            return Err(api_error(format!(
+                "Soracom's answer to POST /v1/auth has an empty `{field}`"
+            )));
+        }
+    }
+    Ok(auth)
+}
+
+/// Reads a body of at most `limit` bytes: a larger declared length is refused before reading,
+/// and reading stops as soon as the bytes received pass the limit.
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Attempt> {
+    let declared = resp.content_length();
+    let too_large = |declared| Attempt::Oversized { declared, limit };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(declared));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(Attempt::Failed)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(None));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn api_error(why: String) -> anyhow::Error {
@@ -454,6 +551,7 @@ fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) 
     let what = format!("{method} /v1{path}");
     let answer = match outcome {
         Attempt::Failed(e) => return transport_error(&what, &e),
+        Attempt::Oversized { declared, limit } => return oversized(&what, declared, limit),
         Attempt::Answered(a) => a,
     };
     let (code, message) = error_body(&answer.body);
@@ -494,6 +592,23 @@ fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) 
         }),
     };
     err.code(code).into()
+}
+
+/// The answer to `what` is larger than napsh reads.
+fn oversized(what: &str, declared: Option<u64>, limit: usize) -> anyhow::Error {
+    let limit = if limit.is_multiple_of(1 << 20) {
+        format!("{} MiB", limit >> 20)
+    } else {
+        format!("{limit} bytes")
+    };
+    api_error(match declared {
+        Some(n) => format!(
+            "Soracom's answer to {what} declares {n} bytes, past napsh's limit of {limit}: not read"
+        ),
+        None => format!(
+            "Soracom's answer to {what} is larger than napsh's limit of {limit}: stopped reading"
+        ),
+    })
 }
 
 fn transport_error(what: &str, e: &reqwest::Error) -> anyhow::Error {

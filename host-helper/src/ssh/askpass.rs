@@ -2,9 +2,13 @@
 //! environment: napsh serves it once over a Unix socket in a private (0700) temp dir to a
 //! child presenting a one-time token; ssh runs napsh itself as `SSH_ASKPASS` to fetch it.
 //! Also which password the config gives a device, and the environment that points ssh here.
+//! A password follows the config rules, which match names and tags anyone with tag
+//! permission (or the device itself) can set: it is served only to a device whose host key
+//! was pinned before this connection, or on a trusted first contact (see `first_contact`).
 
 use crate::app::App;
 use crate::config::fetch_password;
+use crate::ssh::first_contact::FirstContact;
 use anyhow::{Context, Result};
 use napsh_core::Device;
 use std::io::{Read, Write};
@@ -31,9 +35,18 @@ pub struct AskpassServer {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// A configured password and the device it is meant for (no `Debug`: never printed).
+#[derive(Clone)]
+pub struct Password {
+    /// The secret.
+    pub secret: String,
+    /// Whether the device on the other end may have it.
+    pub gate: FirstContact,
+}
+
 impl AskpassServer {
-    /// Starts serving `password` once (needs a tokio runtime).
-    pub fn start(password: String) -> Result<Self> {
+    /// Starts serving `password` once, if its gate allows (needs a tokio runtime).
+    pub fn start(password: Password) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("napsh-askpass-")
             .tempdir()
@@ -47,8 +60,9 @@ impl AskpassServer {
         let served = Arc::new(AtomicBool::new(false));
         let expected = token.clone();
         let task = tokio::spawn(async move {
+            let mut allowed = None;
             while let Ok((stream, _)) = listener.accept().await {
-                serve_one(stream, &expected, &password, &served).await;
+                serve_one(stream, &expected, &password, &served, &mut allowed).await;
             }
         });
         Ok(AskpassServer {
@@ -76,12 +90,15 @@ impl Drop for AskpassServer {
     }
 }
 
-/// Answers one connection: the password, once, to a same-user peer with the right token.
+/// Answers one connection: the password, once, to a same-user peer with the right token,
+/// when its gate allows (decided at the first request: ssh asks only once the host key is
+/// known to it, so a first-contact prompt can show that key).
 async fn serve_one(
     mut stream: tokio::net::UnixStream,
     token: &str,
-    password: &str,
+    password: &Password,
     served: &AtomicBool,
+    allowed: &mut Option<bool>,
 ) {
     let same_user = stream
         .peer_cred()
@@ -106,15 +123,31 @@ async fn serve_one(
         }
     }
     let presented = String::from_utf8_lossy(&buf[..len]);
-    let ok = same_user
+    let mut ok = same_user
         && constant_time_eq(presented.trim_end().as_bytes(), token.as_bytes())
-        && !served.swap(true, Ordering::SeqCst);
+        && !served.load(Ordering::SeqCst);
     if ok {
-        let _ = stream.write_all(password.as_bytes()).await;
+        ok = gate_decision(&password.gate, allowed).await;
+    }
+    if ok && !served.swap(true, Ordering::SeqCst) {
+        let _ = stream.write_all(password.secret.as_bytes()).await;
     } else {
         tracing::info!("refused an askpass request");
     }
     let _ = stream.shutdown().await;
+}
+
+/// The gate's answer, asked once (it may prompt on the terminal: off the runtime).
+async fn gate_decision(gate: &FirstContact, allowed: &mut Option<bool>) -> bool {
+    if let Some(decided) = *allowed {
+        return decided;
+    }
+    let gate = gate.clone();
+    let decided = tokio::task::spawn_blocking(move || gate.allows())
+        .await
+        .unwrap_or(false);
+    *allowed = Some(decided);
+    decided
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -156,13 +189,16 @@ fn fetch() -> Result<Option<String>> {
     Ok(Some(answer).filter(|a| !a.is_empty()))
 }
 
-/// The password the config rules give `device`, fetched now (`None` without a rule).
-pub fn password_for(app: &App, device: &Device) -> Result<Option<String>> {
-    app.config
-        .settings_for(device)
-        .password
-        .map(|source| fetch_password(&source))
-        .transpose()
+/// The password the config rules give `device`, fetched now (`None` without a rule), gated
+/// on its host key being pinned now (or `--trust-first-contact`).
+pub fn password_for(app: &App, device: &Device) -> Result<Option<Password>> {
+    let Some(source) = app.config.settings_for(device).password else {
+        return Ok(None);
+    };
+    Ok(Some(Password {
+        secret: fetch_password(&source)?,
+        gate: FirstContact::for_device(app, device)?,
+    }))
 }
 
 /// A password server (to keep alive while ssh runs) and the variables pointing ssh at it.
@@ -170,7 +206,7 @@ pub type Askpass = (Option<AskpassServer>, Vec<(String, String)>);
 
 /// The password server and the variables that point ssh at it; neither holds the password
 /// itself (no password: no server, no variables).
-pub fn askpass_env(password: Option<String>) -> Result<Askpass> {
+pub fn askpass_env(password: Option<Password>) -> Result<Askpass> {
     let Some(password) = password else {
         return Ok((None, Vec::new()));
     };
@@ -200,7 +236,11 @@ mod tests {
 
     #[tokio::test]
     async fn serves_the_password_once_and_only_for_the_token() {
-        let server = AskpassServer::start("s3cr3t pw".into()).unwrap();
+        let server = AskpassServer::start(Password {
+            secret: "s3cr3t pw".into(),
+            gate: FirstContact::trusted(),
+        })
+        .unwrap();
         let env = server.env(std::path::Path::new("/bin/napsh"));
         assert!(env.iter().all(|(_, v)| !v.contains("s3cr3t")));
         assert_eq!(ask(&server.socket, "wrong").await, "");

@@ -11,21 +11,22 @@ use crate::error;
 use crate::error::NapshError;
 use crate::napter::lease::{Lease, Leases};
 use crate::signals::Signals;
-use crate::ssh::askpass::askpass_env;
+use crate::ssh::askpass::{askpass_env, Password};
+use crate::ssh::first_contact::FirstContact;
 use crate::ssh::launch::{build_args, run_piped, Sinks};
+use crate::ssh::log_files;
 use crate::ssh::verdict::connect_failure;
 use crate::state::journal::Record;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use napsh_core::fanout::{
-    exit_code, labels, log_file_stem, prefixed_line, prefixes, short_reason, summary, ExecResult,
-    LabelSource, LineSplitter,
+    exit_code, labels, log_file_stem, prefixed_line, prefixed_line_in, prefixes, short_reason,
+    summary, ExecResult, LabelSource, LineSplitter, OutputMode,
 };
 use napsh_core::messages::ErrorKind;
 use napsh_core::targets::{parse_tag, select, SelectError, Selector};
 use napsh_core::Device;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -41,8 +42,8 @@ pub struct Target {
     pub user: String,
     /// Device port.
     pub port: u16,
-    /// The configured password, fetched before any mapping exists.
-    pub password: Option<String>,
+    /// The configured password, fetched before any mapping exists, with its gate.
+    pub password: Option<Password>,
 }
 
 /// Where a device's remote stdout goes.
@@ -66,6 +67,8 @@ pub struct Spec {
     pub input: Option<Vec<u8>>,
     /// Where remote stdout goes (remote stderr always goes, prefixed, to stderr).
     pub echo: Echo,
+    /// How device output is shown: sanitised (default) or byte for byte (`--raw`).
+    pub output: OutputMode,
     /// Directory for `<device>.stdout` / `<device>.stderr` files.
     pub log_dir: Option<PathBuf>,
     /// Devices in flight at once.
@@ -91,7 +94,7 @@ pub struct Report {
 }
 
 /// Builds the targets: labels and prefixes, user and port per device, and each distinct
-/// configured password fetched once.
+/// configured password fetched once (each gated on its device's pin).
 pub fn targets(
     app: &App,
     devices: &[Device],
@@ -111,7 +114,10 @@ pub fn targets(
     let mut out = Vec::new();
     for ((device, prefix), label) in devices.iter().zip(prefixes).zip(labels) {
         let password = match app.config.settings_for(device).password {
-            Some(source) => Some(password_once(&mut fetched, source)?),
+            Some(source) => Some(Password {
+                secret: password_once(&mut fetched, source)?,
+                gate: FirstContact::for_device(app, device)?,
+            }),
             None => None,
         };
         out.push(Target {
@@ -186,6 +192,7 @@ pub async fn run(app: &App, targets: &[Target], spec: &Spec) -> Result<Report> {
     // napsh's known_hosts lives there: ssh pins a first-seen host key only if it can write it.
     crate::state::paths::ensure_private_dir(&app.dirs.data)?;
     if let Some(dir) = &spec.log_dir {
+        log_files::check_dir(dir)?;
         crate::state::paths::ensure_private_dir(dir)?;
     }
     let leases = Leases::start(app, spec.secs).await?;
@@ -295,19 +302,22 @@ impl Ctx<'_> {
             &self.spec.command,
             false,
         );
+        let mode = self.spec.output;
         let mut out = LineSink {
             prefix: &target.prefix,
             echo: self.spec.echo,
+            mode,
             log: out_log,
             capture: (self.spec.echo == Echo::Capture).then_some(captured),
-            splitter: LineSplitter::default(),
+            splitter: LineSplitter::for_mode(mode),
         };
         let mut err = LineSink {
             prefix: &target.prefix,
             echo: Echo::Stderr,
+            mode,
             log: err_log,
             capture: None,
-            splitter: LineSplitter::default(),
+            splitter: LineSplitter::for_mode(mode),
         };
         let outcome = run_piped(
             &build_args(&plan),
@@ -340,22 +350,13 @@ impl Ctx<'_> {
         }
     }
 
-    /// The device's log files (created 0600, truncated), with `--log-dir`.
+    /// The device's log files (new, 0600, never through a link), with `--log-dir`.
     fn log_files(&self, device: &Device) -> Result<(Option<std::fs::File>, Option<std::fs::File>)> {
         let Some(dir) = &self.spec.log_dir else {
             return Ok((None, None));
         };
         let stem = log_file_stem(&device.name, &device.sim_id);
-        let open = |ext: &str| -> Result<std::fs::File> {
-            let path = dir.join(format!("{stem}.{ext}"));
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("creating the log file {}", path.display()))
-        };
+        let open = |ext: &str| log_files::create(dir, &format!("{stem}.{ext}"));
         Ok((Some(open("stdout")?), Some(open("stderr")?)))
     }
 
@@ -411,6 +412,8 @@ struct LineSink<'a> {
     prefix: &'a str,
     /// Where prefixed lines go.
     echo: Echo,
+    /// Sanitised or raw.
+    mode: OutputMode,
     /// Raw copy for `--log-dir`.
     log: Option<std::fs::File>,
     /// Raw copy for the caller.
@@ -432,7 +435,7 @@ impl LineSink<'_> {
         }
         if self.echo != Echo::Capture {
             for line in self.splitter.push(bytes) {
-                write_to(self.echo, &prefixed_line(self.prefix, &line));
+                write_to(self.echo, &prefixed_line_in(self.mode, self.prefix, &line));
             }
         }
     }
@@ -440,7 +443,7 @@ impl LineSink<'_> {
     /// End of stream: the unterminated last line, if any, gets its prefix and a newline.
     fn finish(&mut self) {
         if let Some(rest) = self.splitter.finish() {
-            write_to(self.echo, &prefixed_line(self.prefix, &rest));
+            write_to(self.echo, &prefixed_line_in(self.mode, self.prefix, &rest));
         }
     }
 }
@@ -459,17 +462,4 @@ fn write_to(echo: Echo, bytes: &[u8]) {
         }
         Echo::Capture => Ok(()),
     };
-}
-
-/// Checks a `--log-dir` before anything runs: it must be a directory or not exist yet.
-pub fn check_log_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(crate::error::NapshError::config(format!(
-            "--log-dir {} exists and is not a directory",
-            dir.display()
-        ))
-        .hint("pass a directory (it is created when missing)")
-        .into());
-    }
-    Ok(())
 }

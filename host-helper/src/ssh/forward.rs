@@ -8,12 +8,13 @@
 use crate::error::NapshError;
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
-use napsh_core::ssh_kex::{Scan, ServerWatch, WireHostKey};
+use napsh_core::ssh_kex::{ClientScan, KexWatch, Scan, WireHostKey};
 use std::fs::File;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::FromRawFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub use napsh_relay::Moved;
 
@@ -65,73 +66,136 @@ pub fn relay_spliced(client: TcpStream, device: TcpStream) -> Result<Moved> {
     napsh_relay::relay(client, device).context("relaying a tunnel connection")
 }
 
-/// Relays an SSH connection whose server side is watched until the host key passes:
-/// `check` sees the key before the client does; when it fails (or the stream is no SSH key
-/// exchange) the connection is closed and the error returned.
+/// The key-exchange watch both directions of one checked connection share.
+type SharedWatch = std::sync::Arc<std::sync::Mutex<KexWatch>>;
+
+/// Relays an SSH connection whose key exchange is followed in both directions until the
+/// server's host key passes: `check` sees the key of the reply the client asked for before
+/// the client does; when it fails, or either side steps out of the transport's order (a
+/// reply the client never asked for: issue 11 #2), the connection is closed and the error
+/// returned. The reply's signature is left to the client: a relay cannot check it.
 pub async fn relay_checked(
     client: tokio::net::TcpStream,
     device: tokio::net::TcpStream,
     check: impl FnOnce(&WireHostKey) -> Result<()>,
 ) -> Result<Moved> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _ = client.set_nodelay(true);
     let _ = device.set_nodelay(true);
-    let (mut from_client, mut to_client) = client.into_split();
-    let (mut from_device, mut to_device) = device.into_split();
-    let up = tokio::spawn(async move {
-        let n = tokio::io::copy(&mut from_client, &mut to_device).await;
-        let _ = to_device.shutdown().await;
-        n
-    });
-    let mut watch = ServerWatch::default();
-    let mut pending: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut down = 0u64;
-    let mut check = Some(check);
-    let outcome: Result<()> = loop {
-        let n = match from_device.read(&mut chunk).await {
-            Ok(0) => break Ok(()),
-            Ok(n) => n,
-            Err(e) => break Err(anyhow::Error::from(e).context("reading from the device")),
-        };
-        pending.extend_from_slice(&chunk[..n]);
-        let pass = match watch.scan(&pending) {
-            Scan::Pending { safe } => safe,
-            Scan::Key { key, end } => match check.take().map(|c| c(&key)) {
-                Some(Err(e)) => break Err(e),
-                _ => end,
-            },
-            Scan::Refuse(why) => {
-                break Err(NapshError::new(ErrorKind::Ssh, format!("not relayed: {why}")).into())
-            }
-        };
-        to_client
-            .write_all(&pending[..pass])
-            .await
-            .context("writing to the client")?;
-        down += pass as u64;
-        pending.drain(..pass);
-        if check.is_none() {
-            to_client
-                .write_all(&pending)
-                .await
-                .context("writing to the client")?;
-            down += pending.len() as u64;
-            break Ok(());
+    let (from_client, to_client) = client.into_split();
+    let (from_device, to_device) = device.into_split();
+    let watch = SharedWatch::default();
+    let mut up = tokio::spawn(watch_up(from_client, to_device, watch.clone()));
+    let down = watch_down(from_device, to_client, &watch, check);
+    tokio::pin!(down);
+    let (down, up_early) = tokio::select! {
+        down = &mut down => (down, None),
+        up_done = &mut up => match up_done {
+            Ok(Err(e)) => return Err(e),
+            up_done => (down.await, Some(up_done)),
+        },
+    };
+    let down = match down {
+        Ok(n) => n,
+        Err(e) => {
+            up.abort();
+            return Err(e);
         }
     };
-    if let Err(e) = outcome {
-        up.abort();
-        return Err(e);
-    }
-    if check.is_none() {
-        down += tokio::io::copy(&mut from_device, &mut to_client)
+    let up = match up_early {
+        Some(done) => done,
+        None => up.await,
+    };
+    Ok(Moved {
+        up: up.ok().and_then(|r| r.ok()).unwrap_or(0),
+        down,
+    })
+}
+
+/// Client → device: the client's key-exchange messages are followed (and must come in
+/// order), then everything is copied. Returns the bytes moved.
+async fn watch_up(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    watch: SharedWatch,
+) -> Result<u64> {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut moved = 0u64;
+    loop {
+        let n = from
+            .read(&mut chunk)
             .await
-            .unwrap_or(0);
+            .context("reading from the client")?;
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        let scan = watch.lock().expect("kex watch lock").client(&pending);
+        let (pass, done) = match scan {
+            ClientScan::Pending { safe } => (safe, false),
+            ClientScan::Done { .. } => (pending.len(), true),
+            ClientScan::Refuse(why) => return Err(not_relayed(why)),
+        };
+        to.write_all(&pending[..pass])
+            .await
+            .context("writing to the device")?;
+        moved += pass as u64;
+        pending.drain(..pass);
+        if done {
+            moved += tokio::io::copy(&mut from, &mut to).await.unwrap_or(0);
+            break;
+        }
     }
-    let _ = to_client.shutdown().await;
-    let up = up.await.ok().and_then(|r| r.ok()).unwrap_or(0);
-    Ok(Moved { up, down })
+    let _ = to.shutdown().await;
+    Ok(moved)
+}
+
+/// Device → client: held back at the key-exchange reply until `check` passes its host key,
+/// then everything is copied; the client's side is half-closed at the end. Returns the bytes
+/// moved.
+async fn watch_down(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    watch: &SharedWatch,
+    check: impl FnOnce(&WireHostKey) -> Result<()>,
+) -> Result<u64> {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut moved = 0u64;
+    let mut check = Some(check);
+    while check.is_some() {
+        let n = from
+            .read(&mut chunk)
+            .await
+            .context("reading from the device")?;
+        if n == 0 {
+            let _ = to.shutdown().await;
+            return Ok(moved);
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        let scan = watch.lock().expect("kex watch lock").server(&pending);
+        let pass = match scan {
+            Scan::Pending { safe } => safe,
+            Scan::Key { key, .. } => {
+                check.take().map(|c| c(&key)).transpose()?;
+                pending.len()
+            }
+            Scan::Refuse(why) => return Err(not_relayed(why)),
+        };
+        to.write_all(&pending[..pass])
+            .await
+            .context("writing to the client")?;
+        moved += pass as u64;
+        pending.drain(..pass);
+    }
+    moved += tokio::io::copy(&mut from, &mut to).await.unwrap_or(0);
+    let _ = to.shutdown().await;
+    Ok(moved)
+}
+
+/// The error of a connection cut because its key exchange is out of order.
+fn not_relayed(why: String) -> anyhow::Error {
+    NapshError::new(ErrorKind::Ssh, format!("not relayed: {why}")).into()
 }
 
 /// `12.3 MB`-style size for connection logs.

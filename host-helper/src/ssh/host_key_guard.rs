@@ -1,12 +1,12 @@
 //! The host-key check of `napsh tunnel` forwards to a device's SSH port: the key the device
-//! presents through the mapping (scanned at start, read from each connection's key exchange
-//! after) must be the one pinned for its SIM id in napsh's known_hosts (the first check pins
-//! it, like `napsh ssh`'s trust on first use).
+//! presents through the mapping (proved in a real handshake at start, read from each
+//! connection's key exchange after) must be the one pinned for its SIM id in napsh's
+//! known_hosts (the first check pins the one key the handshake proved, like `napsh ssh`'s
+//! trust on first use).
 
-use crate::error::NapshError;
-use crate::ssh::known_hosts::{keyscan, pinned, verify, HostKey};
+use crate::ssh::handshake::{prove, Handshake};
+use crate::ssh::known_hosts::{host_key_changed, pinned, verify, HostKey};
 use anyhow::{Context, Result};
-use napsh_core::messages::ErrorKind;
 use napsh_core::ssh_kex::WireHostKey;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -33,18 +33,19 @@ pub enum Checked {
 }
 
 impl Guard {
-    /// Scans the endpoint `ip:port` (blocking: ssh-keyscan) and checks the keys.
+    /// Checks the key the endpoint `ip:port` proves in a real handshake (blocking: ssh).
+    /// Pinned → it must prove a pinned key; nothing pinned → the one key it proved (of the
+    /// host-key algorithm ssh negotiated) is pinned, never every key it could show.
     pub fn check(&self, ip: &str, port: u16) -> Result<Checked> {
-        let scanned = keyscan(ip, port, 10)?;
-        if scanned.is_empty() {
-            return Err(NapshError::new(
-                ErrorKind::Ssh,
-                format!("{} presented no SSH host key on its SSH port", self.label),
-            )
-            .hint("check that sshd runs on the device, or forward another port")
-            .into());
+        let known = pinned(&self.known_hosts, &self.sim_id)?;
+        match prove(ip, port, &self.sim_id, &known)? {
+            Handshake::Pinned => Ok(Checked::Matches),
+            Handshake::Proved(key) => self.check_keys(&[key]),
+            Handshake::Changed => Err(host_key_changed(
+                &format!("{} (SIM {})", self.label, self.sim_id),
+                &format!("napsh known-hosts reset {}", self.sim_id),
+            )),
         }
-        self.check_keys(&scanned)
     }
 
     /// Compares presented keys with the pinned ones; pins them when none are.
@@ -73,15 +74,12 @@ impl Guard {
     }
 }
 
-/// Appends `alias type key` lines to napsh's known_hosts (created 0600).
+/// Appends `alias type key` lines to napsh's known_hosts (0600).
 fn pin(file: &Path, alias: &str, keys: &[HostKey]) -> Result<()> {
-    if let Some(dir) = file.parent() {
-        crate::state::paths::ensure_private_dir(dir)?;
-    }
+    crate::ssh::known_hosts::ensure_private(file)?;
     let mut f = std::fs::OpenOptions::new()
-        .create(true)
         .append(true)
-        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(file)
         .with_context(|| format!("opening {}", file.display()))?;
     let lines: String = keys

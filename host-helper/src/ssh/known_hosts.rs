@@ -10,6 +10,33 @@ use std::process::Command;
 /// A public host key: (`ssh-ed25519`, base64).
 pub type HostKey = (String, String);
 
+/// Makes napsh's known_hosts private before ssh first writes it: created 0600 (empty) when
+/// missing — ssh appends to an existing file and keeps its mode, but creates a new one 0644 —
+/// and set to 0600 when group or others may read or write it. Never follows a symlink.
+pub fn ensure_private(file: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = file.parent() {
+        crate::state::paths::ensure_private_dir(dir)?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file)
+        .with_context(|| format!("opening {}", file.display()))?;
+    let mode = f
+        .metadata()
+        .with_context(|| format!("reading {}", file.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} private", file.display()))?;
+    }
+    Ok(())
+}
+
 /// The keys pinned for `alias` (empty when none or when the file does not exist).
 pub fn pinned(file: &Path, alias: &str) -> Result<Vec<HostKey>> {
     if !file.exists() {
@@ -244,6 +271,24 @@ mod tests {
         .unwrap_err();
         assert_eq!(crate::error::kind_of(&err), ErrorKind::HostKeyChanged);
         assert!(crate::error::one_line(&err).contains("napsh known-hosts reset kiosk"));
+    }
+
+    #[test]
+    fn ensure_private_creates_0600_and_tightens_a_loose_file_keeping_its_keys() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data/known_hosts");
+        let mode = |f: &Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        ensure_private(&file).unwrap();
+        assert_eq!(mode(&file), 0o600);
+        std::fs::write(&file, "8981 ssh-ed25519 AAAA\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        ensure_private(&file).unwrap();
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "8981 ssh-ed25519 AAAA\n"
+        );
     }
 
     #[test]

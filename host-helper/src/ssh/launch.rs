@@ -59,6 +59,16 @@ const HOST_KEY_MARKERS: [&str; 2] = [
     "Host key verification failed",
 ];
 
+/// `accept-new` only while nothing is pinned for the SIM; once a key is, `yes`: a key of
+/// another type from the endpoint is refused, never added beside the pinned one.
+fn strictness(plan: &SshPlan) -> &'static str {
+    match crate::ssh::known_hosts::pinned(&plan.known_hosts, &plan.alias) {
+        Ok(keys) if keys.is_empty() => "accept-new",
+        Err(_) => "accept-new",
+        Ok(_) => "yes",
+    }
+}
+
 /// ssh's argv (without the program name).
 pub fn build_args(plan: &SshPlan) -> Vec<String> {
     let mut args: Vec<String> = plan.extra_args.clone();
@@ -73,10 +83,13 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
     for o in [
         format!("HostKeyAlias={}", plan.alias),
         format!("UserKnownHostsFile={known_hosts}"),
-        "StrictHostKeyChecking=accept-new".into(),
+        format!("StrictHostKeyChecking={}", strictness(plan)),
         "CheckHostIP=no".into(),
         // SIM ids are not secret; plain entries keep napsh's known_hosts readable.
         "HashKnownHosts=no".into(),
+        // ssh's "Permanently added … to the list of known hosts" is said by napsh instead
+        // (`pin_notice`); errors, a changed host key among them, still show.
+        "LogLevel=ERROR".into(),
     ]
     .into_iter()
     .chain(link_options(plan.marker.as_deref()))
@@ -379,6 +392,21 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_sim_is_checked_strictly() {
+        let dir = tempfile::tempdir().unwrap();
+        let known = dir.path().join("known_hosts");
+        let mut p = plan();
+        p.known_hosts = known.clone();
+        assert!(pairs(&build_args(&p)).contains(&"StrictHostKeyChecking=accept-new".to_string()));
+        std::fs::write(
+            &known,
+            "8981200000000000001 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFsKjX3jydjet9xLNqFmvYhN1ZU06JAFCRyoqDFl9r0E\n",
+        )
+        .unwrap();
+        assert!(pairs(&build_args(&p)).contains(&"StrictHostKeyChecking=yes".to_string()));
+    }
+
+    #[test]
     fn pins_by_alias_and_uses_own_known_hosts_with_keepalives() {
         let args = build_args(&plan());
         let opts = pairs(&args);
@@ -390,6 +418,7 @@ mod tests {
             "ServerAliveInterval=15",
             "ServerAliveCountMax=4",
             "ConnectTimeout=20",
+            "LogLevel=ERROR",
             "ForwardAgent=no",
         ] {
             assert!(

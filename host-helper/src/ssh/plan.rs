@@ -34,8 +34,8 @@ impl Destination {
     }
 }
 
-/// The ssh invocation to `to` as `user`, with napsh's known_hosts and the config's extra
-/// arguments.
+/// The ssh invocation to `to` as `user`, with napsh's known_hosts (made private now, before
+/// ssh may create it world-readable) and the config's extra arguments.
 pub fn plan_to(
     app: &App,
     to: Destination,
@@ -44,11 +44,15 @@ pub fn plan_to(
     command: &[String],
     stdin_is_tty: bool,
 ) -> SshPlan {
+    let known_hosts = app.dirs.known_hosts();
+    if let Err(e) = crate::ssh::known_hosts::ensure_private(&known_hosts) {
+        crate::output::warn(&crate::error::one_line(&e));
+    }
     SshPlan {
         ip: to.ip,
         port: to.port,
         alias: to.alias,
-        known_hosts: app.dirs.known_hosts(),
+        known_hosts,
         user: user.to_string(),
         extra_args: app.config.ssh_extra_args.clone(),
         options: options.to_vec(),

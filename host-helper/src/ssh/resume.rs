@@ -11,6 +11,7 @@ use crate::napter::lease::{Lease, Leases};
 use crate::output;
 use crate::signals::{exit_code, Signals};
 use crate::ssh::launch::{build_args, run_watched, Outcome, SshPlan};
+use crate::ssh::pin_notice::PinWatch;
 use crate::ssh::service::ServiceTarget;
 use anyhow::{Context, Result};
 use napsh_core::resume::{self as rules, Next, ResumeMode, StderrSigns};
@@ -110,8 +111,11 @@ impl Resumer<'_> {
             marker.clear();
             let quiet = (attempt > 0).then(|| marker.path());
             let args = build_args(&held.plan);
-            let (outcome, watched) =
-                run_watched(&args, self.env, signals, quiet.as_deref()).await?;
+            let label = for_terminal(self.device.label());
+            let pin = PinWatch::start(&held.plan, &label);
+            let watched = run_watched(&args, self.env, signals, quiet.as_deref()).await;
+            pin.finish();
+            let (outcome, watched) = watched?;
             let up = marker.exists();
             up_once |= up;
             let end = rules::classify(outcome.code, outcome.signal, StderrSigns::of(&watched.tail));

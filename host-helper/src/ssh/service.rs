@@ -4,6 +4,8 @@
 
 use crate::config::{fetch_password, Config, PasswordSource};
 use crate::error::NapshError;
+use crate::ssh::askpass::Password;
+use crate::ssh::first_contact::FirstContact;
 use crate::ssh::launch::{build_args, SshPlan};
 use anyhow::{Context, Result};
 use napsh_core::messages::ErrorKind;
@@ -93,7 +95,7 @@ pub async fn explain_missing(
     device_label: &str,
     device_arg: &str,
 ) -> Option<anyhow::Error> {
-    let running = match list_running(plan, &target.list_template, password).await {
+    let running = match list_running(plan, &target.list_template, password, device_label).await {
         Ok(running) => running,
         Err(e) => return Some(e),
     };
@@ -119,14 +121,22 @@ pub async fn explain_missing(
     )
 }
 
-/// Runs `service_list` on the device over the same endpoint (no terminal, output captured).
+/// Runs `service_list` on the device over the same endpoint (no terminal, output captured;
+/// the password only if the device's key is pinned by now).
 async fn list_running(
     plan: &SshPlan,
     list_template: &str,
     password: Option<&PasswordSource>,
+    label: &str,
 ) -> Result<Vec<String>> {
-    let (_askpass, env) =
-        crate::ssh::askpass::askpass_env(password.map(fetch_password).transpose()?)?;
+    let password = match password {
+        Some(source) => Some(Password {
+            secret: fetch_password(source)?,
+            gate: FirstContact::for_alias(plan.known_hosts.clone(), &plan.alias, label)?,
+        }),
+        None => None,
+    };
+    let (_askpass, env) = crate::ssh::askpass::askpass_env(password)?;
     let list_plan = SshPlan {
         command: vec![list_template.to_string()],
         tty_for_command: false,

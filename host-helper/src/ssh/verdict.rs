@@ -34,7 +34,7 @@ pub async fn connect_failure(
 async fn diagnose(client: &Client, device: &Device) -> anyhow::Error {
     let label = for_terminal(device.label());
     let sim: Result<napsh_core::soracom::Sim> =
-        client.get(&format!("/sims/{}", device.sim_id), &[]).await;
+        crate::napter::devices::fetch_sim(client, &device.sim_id).await;
     if let Ok(sim) = sim {
         if !sim.session_status.as_ref().is_some_and(|s| s.online) {
             return crate::napter::mapping::offline_error(device.label());

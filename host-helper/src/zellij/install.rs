@@ -1,7 +1,10 @@
 //! `napsh zellij install`: puts the embedded plugin where Zellij finds it and adds the picker's
 //! keybinding to the user's `config.kdl`, idempotently (backup first, no duplicates).
 
+use crate::error::NapshError;
 use anyhow::{bail, Context, Result};
+use napsh_core::sanitize::for_terminal_truncated;
+use napsh_core::zellij_compat::{install_hint, verdict, Verdict, ZellijUse, ZellijVersion};
 use std::path::{Path, PathBuf};
 
 /// The plugin, built from `plugin/` and embedded at build time (empty when it was not built).
@@ -23,8 +26,8 @@ pub struct InstallPaths {
 
 impl InstallPaths {
     /// Zellij's own lookup: `$ZELLIJ_CONFIG_FILE`, else `$ZELLIJ_CONFIG_DIR/config.kdl`, else
-    /// `$XDG_CONFIG_HOME/zellij/config.kdl` (`~/.config/zellij`). The plugin goes in `plugins/`
-    /// beside the config file.
+    /// `~/.config/zellij/config.kdl` — whatever `$XDG_CONFIG_HOME` says: Zellij (0.45) creates
+    /// and reads `~/.config/zellij` first. The plugin goes in `plugins/` beside the config file.
     pub fn detect(config_dir: Option<&Path>) -> Result<Self> {
         let dir = match config_dir {
             Some(dir) => dir.to_path_buf(),
@@ -32,8 +35,8 @@ impl InstallPaths {
                 Some(dir) => PathBuf::from(dir),
                 None => directories::BaseDirs::new()
                     .context("cannot find your home directory: pass --config-dir")?
-                    .config_dir()
-                    .join("zellij"),
+                    .home_dir()
+                    .join(".config/zellij"),
             },
         };
         let config_file = match (config_dir, std::env::var_os("ZELLIJ_CONFIG_FILE")) {
@@ -137,6 +140,53 @@ fn remove_managed_block(config: &str) -> String {
         }
     }
     out
+}
+
+/// What napsh tells the user about the `zellij` on PATH before using it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZellijNews {
+    /// Everything works with it: the line saying so.
+    Fine(String),
+    /// Worth a warning: a caveat of its version, or no (readable) Zellij for an install that
+    /// does not need one yet.
+    Warning(String),
+}
+
+/// Checks the `zellij` on PATH for `usage` (`zellij --version`): refuses a version the plugin
+/// (or the web client) cannot run on, and a missing Zellij for `napsh web`; otherwise says
+/// what works.
+pub fn check_zellij(usage: ZellijUse) -> Result<ZellijNews> {
+    let refuse =
+        |why: String| -> anyhow::Error { NapshError::config(why).hint(install_hint()).into() };
+    let out = match std::process::Command::new("zellij")
+        .arg("--version")
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) if usage == ZellijUse::Picker => {
+            return Ok(ZellijNews::Warning(format!(
+                "zellij is not on PATH: the picker needs Zellij to run in ({})",
+                install_hint()
+            )))
+        }
+        Err(_) => return Err(refuse("zellij is not on PATH".to_string())),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(version) = ZellijVersion::parse(&text) else {
+        let said = format!(
+            "`zellij --version` says {:?}, not a version napsh can read",
+            for_terminal_truncated(text.trim(), 60)
+        );
+        return match usage {
+            ZellijUse::Picker => Ok(ZellijNews::Warning(said)),
+            ZellijUse::Web => Err(refuse(said)),
+        };
+    };
+    match verdict(version, usage) {
+        Verdict::Refuse(why) => Err(refuse(why)),
+        Verdict::Limited(text) => Ok(ZellijNews::Warning(text)),
+        Verdict::Works(text) => Ok(ZellijNews::Fine(text)),
+    }
 }
 
 /// What an install did, for the user.

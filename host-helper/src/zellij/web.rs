@@ -5,8 +5,7 @@
 use crate::error::NapshError;
 use anyhow::{bail, Context, Result};
 use napsh_core::web::{
-    parse_created_token, parse_token_names, parse_zellij_version, session_status, CreatedToken,
-    SessionStatus, MIN_ZELLIJ,
+    parse_created_token, parse_token_names, session_status, CreatedToken, SessionStatus,
 };
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -208,18 +207,36 @@ impl Zellij {
         Ok(())
     }
 
-    /// Pids of the `zellij --config <napsh's config> web …` processes; `None` without /proc.
+    /// Pids of this user's `zellij --config <napsh's config> web …` processes; `None` without
+    /// /proc.
     fn own_web_server_pids(&self) -> Option<Vec<i32>> {
+        use std::os::unix::fs::MetadataExt;
         let config = self.config.as_os_str().as_encoded_bytes();
+        let me = nix::unistd::getuid().as_raw();
         let entries = std::fs::read_dir("/proc").ok()?;
         let pids = entries
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
             .filter(|pid| {
+                let mine = std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == me);
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                is_web_server_of(&cmdline, config)
+                mine && is_web_server_of(&cmdline, config)
             })
             .collect();
         Some(pids)
+    }
+
+    /// Whether the server listening on `port` is the web server napsh started: one of this
+    /// user's `zellij --config <napsh's config> web` processes holds the listening socket
+    /// (its inode in `/proc/net/tcp{,6}` among the process's open files). Anything else that
+    /// answers there — another local user's server after a reboot — is not.
+    pub fn owns_listener(&self, port: u16) -> bool {
+        let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .flat_map(|text| listening_inodes(&text, port))
+            .collect();
+        let pids = self.own_web_server_pids().unwrap_or_default();
+        !inodes.is_empty() && pids.iter().any(|pid| holds_socket(*pid, &inodes))
     }
 
     /// Whether `session` runs, has exited, or is absent.
@@ -318,6 +335,29 @@ impl Zellij {
     }
 }
 
+/// The inodes of the sockets listening (state `0A`) on `port` in `/proc/net/tcp{,6}` text.
+fn listening_inodes(text: &str, port: u16) -> Vec<u64> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+            let listening = local == port && *fields.get(3)? == "0A";
+            listening.then(|| fields.get(9)?.parse().ok())?
+        })
+        .collect()
+}
+
+/// Whether process `pid` has one of the sockets `inodes` open.
+fn holds_socket(pid: i32, inodes: &[u64]) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|link| wanted.iter().any(|w| link.as_os_str() == w.as_str()))
+}
+
 /// Whether a NUL-separated command line is `… --config CONFIG web …`.
 fn is_web_server_of(cmdline: &[u8], config: &[u8]) -> bool {
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
@@ -325,28 +365,14 @@ fn is_web_server_of(cmdline: &[u8], config: &[u8]) -> bool {
         .any(|w| w[0] == b"--config" && w[1] == config && w[2] == b"web")
 }
 
-/// Fails with an install hint unless `zellij` on PATH is 0.43 or newer (the web client).
+/// Fails with an install hint unless the `zellij` on PATH has the web client and can run the
+/// picker (`zellij::install::check_zellij`); warns about a caveat of its version.
 pub fn require_zellij() -> Result<()> {
-    let hint =
-        "install Zellij 0.43 or newer: cargo install --locked zellij (or scripts/ensure-tools.sh)";
-    let out = match Command::new("zellij").arg("--version").output() {
-        Ok(out) => out,
-        Err(_) => {
-            return Err(NapshError::config("zellij is not on PATH")
-                .hint(hint)
-                .into())
-        }
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    match parse_zellij_version(&text) {
-        Some(version) if version >= MIN_ZELLIJ => Ok(()),
-        _ => Err(NapshError::config(format!(
-            "napsh web needs Zellij's web client (0.43+); `zellij --version` says {:?}",
-            text.trim()
-        ))
-        .hint(hint)
-        .into()),
+    use crate::zellij::install::{check_zellij, ZellijNews};
+    if let ZellijNews::Warning(text) = check_zellij(napsh_core::zellij_compat::ZellijUse::Web)? {
+        crate::output::warn(&text);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -362,6 +388,22 @@ mod tests {
         assert!(!is_web_server_of(session, config));
         let users = b"zellij\0web\0--daemonize\0";
         assert!(!is_web_server_of(users, config));
+    }
+
+    #[test]
+    fn finds_the_listening_socket_of_a_port() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F92 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0
+   1: 0100007F:1F92 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 20 4 30 10 -1
+   2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0 100 0 0 10 0
+";
+        assert_eq!(listening_inodes(text, 8082), [4242]);
+        assert_eq!(listening_inodes(text, 22), [77]);
+        assert!(listening_inodes(text, 80).is_empty());
+        let v6 = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:1F92 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 99 1 0 100 0 0 10 0
+";
+        assert_eq!(listening_inodes(v6, 8082), [99]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the exact ssh line when a mapping exists. Retry or go back from here.
 
 use super::{help_line, KeyResponse, ListScreen, Screen};
+use napsh_core::guide::{paragraphs, reason_lines};
 use napsh_core::messages::GuideReport;
 use napsh_core::picker::{pad_to_width, window_start, wrap_to_width, PickerIntent};
 use napsh_core::sanitize::for_terminal;
@@ -64,22 +65,28 @@ impl GuideScreen {
         } else {
             text.lines().collect()
         };
-        body.iter().flat_map(|line| wrap_to_width(&for_terminal(line), width)).collect()
+        paragraphs(body).iter().flat_map(|line| wrap_to_width(&for_terminal(line), width)).collect()
     }
 
     /// Title, reason, guide lines, help.
     pub fn render(&mut self, rows: usize, cols: usize) {
         let title = format!(" Cannot connect to {}", for_terminal(&self.report.device));
         print_text_with_coordinates(Text::new(pad_to_width(&title, cols)).error_color_all(), 0, 0, Some(cols), Some(1));
+        // The reason is the most important sentence: wrapped, never cut (at most half the pane).
         let reason = self.report.reason.as_deref().unwrap_or("napsh could not open a session to this device.");
-        print_text_with_coordinates(Text::new(pad_to_width(&format!(" {}", for_terminal(reason)), cols)), 0, 1, Some(cols), Some(1));
+        let reason = reason_lines(reason, cols);
+        let reason_rows = reason.len().clamp(1, (rows / 2).max(1));
+        for (i, line) in reason.iter().take(reason_rows).enumerate() {
+            print_text_with_coordinates(Text::new(pad_to_width(line, cols)), 0, 1 + i, Some(cols), Some(1));
+        }
+        let top = 2 + reason_rows;
         let lines = self.body_lines(cols.saturating_sub(2));
-        let height = rows.saturating_sub(4);
+        let height = rows.saturating_sub(top + 1);
         self.scroll = window_start(self.scroll, self.scroll, height, lines.len()).min(lines.len().saturating_sub(height));
         for (i, line) in lines.iter().skip(self.scroll).take(height).enumerate() {
             let text = Text::new(pad_to_width(&format!(" {line}"), cols));
             let text = if line.trim_start().starts_with("ssh ") { text.color_all(2) } else { text };
-            print_text_with_coordinates(text, 0, 3 + i, Some(cols), Some(1));
+            print_text_with_coordinates(text, 0, top + i, Some(cols), Some(1));
         }
         let mut keys = vec![("Esc", "back to the list"), ("↑↓", "scroll")];
         if self.report.sim_id.is_some() {

@@ -1,13 +1,13 @@
 //! Creating a mapping for the lease: the create call; its answer checked against what was
-//! asked (a wrong one is deleted again when the SIM's own list shows it is ours, never
-//! otherwise); after an answer that was lost, the adoption of only a mapping the request
+//! asked (when it is not, what the request made, as the SIM's own list shows it, is deleted
+//! again — never by the answer's word alone); after an answer that was lost, the adoption of only a mapping the request
 //! created (judged on the server's clock); and the record of the new mapping.
 
 use super::{Lease, Leases};
 use crate::error::{self, NapshError};
 use crate::napter::mapping::{self, Holder};
 use crate::state::paths::mono_ms;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use napsh_core::lease::{self as decide, Want};
 use napsh_core::messages::ErrorKind;
 use napsh_core::sanitize::for_terminal;
@@ -31,7 +31,7 @@ impl Leases {
         let created = match answer {
             Ok(m) => {
                 self.anchor(&m, sent_mono);
-                self.checked(want, m).await?
+                self.checked(want, m, sent_mono, sent_clock).await?
             }
             Err(err) if uncertain(&err) => self.adopt(want, err, sent_mono, sent_clock).await?,
             Err(err) => return Err(err),
@@ -63,25 +63,24 @@ impl Leases {
         }
     }
 
-    /// The create answer, if it is the mapping asked for. Otherwise it is deleted again when
-    /// the SIM's own list shows it leads to the SIM (never by its word alone), and the
-    /// create fails.
-    async fn checked(&self, want: &Want<'_>, m: PortMapping) -> Result<PortMapping> {
+    /// The create answer, if it is the mapping asked for. Otherwise what the request made
+    /// (the SIM's own list: created since the request left, recorded by no napsh) is deleted
+    /// again — never by the answer's word alone — and the create fails.
+    async fn checked(
+        &self,
+        want: &Want<'_>,
+        m: PortMapping,
+        sent_mono: u64,
+        sent_clock: Option<ServerClock>,
+    ) -> Result<PortMapping> {
         let mismatch = match decide::check_created(want, &m, Some(self.server_now())) {
             Ok(()) => return Ok(m),
             Err(mismatch) => mismatch,
         };
-        let stray = Lease {
-            mapping: m,
-            reused: false,
-            created: true,
-            sim_id: want.sim_id.to_string(),
-            imsis: want.imsis.to_vec(),
-        };
-        let fate = match self.delete_checked(&stray).await {
-            Ok(true) => "napsh deleted it again",
-            Ok(false) => "nothing shows it leads to this device, so napsh left it alone",
-            Err(_) => "napsh could not check it, so it left it alone",
+        let fate = match self.undo_create(want, sent_mono, sent_clock).await {
+            Ok(0) => "nothing shows what it created, so napsh deleted nothing".to_string(),
+            Ok(n) => format!("napsh deleted the {n} mapping(s) it made again"),
+            Err(_) => "napsh could not check what it created; it expires by itself".to_string(),
         };
         Err(NapshError::new(
             ErrorKind::Api,
@@ -93,6 +92,42 @@ impl Leases {
         )
         .hint("this looks like an API change or a broken proxy: run with -vv and report it")
         .into())
+    }
+
+    /// Deletes what a refused create made: the SIM's mappings created since the request left
+    /// (server clock) that no napsh records; how many were deleted.
+    async fn undo_create(
+        &self,
+        want: &Want<'_>,
+        sent_mono: u64,
+        sent_clock: Option<ServerClock>,
+    ) -> Result<usize> {
+        let listed = mapping::list_for_sim(&self.client, want.sim_id).await?;
+        let clock = sent_clock
+            .or_else(|| self.client.server_clock())
+            .context("no server time is known")?;
+        let held = self.held();
+        let made = decide::created_since(
+            want.sim_id,
+            want.imsis,
+            &listed,
+            clock.now(sent_mono),
+            &held,
+        );
+        for m in &made {
+            mapping::delete(&self.client, &m.ip_address, m.port).await?;
+        }
+        Ok(made.len())
+    }
+
+    /// Every endpoint some napsh records (held, so never adopted or undone).
+    fn held(&self) -> Vec<(String, u16)> {
+        self.registry
+            .entries()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.ip_address, e.port))
+            .collect()
     }
 
     /// After a create whose answer was lost: the mapping it created anyway, if the SIM's own
@@ -113,13 +148,7 @@ impl Leases {
             tracing::info!("no server time known: nothing can be adopted safely");
             return Err(err);
         };
-        let held: Vec<(String, u16)> = self
-            .registry
-            .entries()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| (e.ip_address, e.port))
-            .collect();
+        let held = self.held();
         let sent_at = clock.now(sent_mono);
         match decide::adoptable(want, &listed, sent_at, &held, self.server_now()) {
             Some(m) => {

@@ -190,7 +190,7 @@ impl Leases {
         );
         self.forget(&plan.forget);
         match plan.acquire {
-            Acquire::Reuse { mapping, recorded } => self.hold(mapping, recorded, &holder, &want),
+            Acquire::Reuse { mapping, recorded } => self.hold(*mapping, recorded, &holder, &want),
             Acquire::Create | Acquire::NeedEvidence => {
                 if !fast {
                     let sim = evidence.and_then(|g| g.sim);
@@ -451,6 +451,6 @@ pub async fn fresh_sim(app: &App, client: &Client, sim_id: &str) -> Result<Sim> 
         .and_then(|s| s.sims.iter().find(|s| s.sim_id == sim_id).cloned());
     match known {
         Some(sim) => Ok(sim),
-        None => client.get(&format!("/sims/{sim_id}"), &[]).await,
+        None => crate::napter::devices::fetch_sim(client, sim_id).await,
     }
 }

@@ -125,7 +125,7 @@ pub async fn of_devices(app: &App, client: &Client, args: &[String]) -> Result<V
     let now = client.server_now_ms();
     let mut out = Vec::new();
     for d in devices {
-        let sim: Sim = client.get(&format!("/sims/{}", d.sim_id), &[]).await?;
+        let sim: Sim = crate::napter::devices::fetch_sim(client, &d.sim_id).await?;
         out.extend(live_for(&maps, &sim, None, now).into_iter().cloned());
     }
     Ok(out)

@@ -1,8 +1,10 @@
 //! Client mechanics against a tiny in-test axum stub (the real end-to-end tests run against
 //! the emulator): pagination, one re-auth on 401, 429 honouring the header, no POST retry,
-//! malformed JSON, error mapping, secrets never in messages.
+//! malformed JSON, error mapping, secrets never in messages; hostile answers (issue 11): page
+//! keys that cycle or never end, bodies past the size limit, drifted and broken list items.
 
 use super::*;
+use crate::soracom::path::segment;
 use crate::soracom::profile::Credentials;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap as AxHeaders, StatusCode as AxStatus};
@@ -26,6 +28,10 @@ struct Stub {
     server_errors: AtomicUsize,
     /// POSTs of /error.
     posts: AtomicUsize,
+    /// GETs of /cycle.
+    cycle: AtomicUsize,
+    /// Body bytes the stub produced for /big and /declared_big.
+    produced: Arc<AtomicUsize>,
 }
 
 fn err_json(status: AxStatus, code: &str, message: &str) -> Response {
@@ -37,6 +43,10 @@ fn err_json(status: AxStatus, code: &str, message: &str) -> Response {
 }
 
 async fn auth(State(s): State<Arc<Stub>>, Json(body): Json<serde_json::Value>) -> Response {
+    if body["authKey"] == "secret-no-token" {
+        return Json(serde_json::json!({"apiKey":"api-key","operatorId":"OP1","x":{}}))
+            .into_response();
+    }
     if body["authKey"] != "secret-1" {
         return err_json(AxStatus::UNAUTHORIZED, "AUM0004", "Invalid credentials");
     }
@@ -122,6 +132,76 @@ async fn denied() -> Response {
     )
 }
 
+/// A page of `items` with `x-soracom-next-key: next`.
+fn page(items: Any, next: Option<String>) -> Response {
+    let mut resp = Json(items).into_response();
+    if let Some(n) = next {
+        resp.headers_mut()
+            .insert("x-soracom-next-key", n.parse().unwrap());
+    }
+    resp
+}
+
+/// Page keys A, B, A, B…; 410 after 20 pages (so that a client that loops fails).
+async fn cycle(State(s): State<Arc<Stub>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if s.cycle.fetch_add(1, Ordering::SeqCst) >= 20 {
+        return err_json(AxStatus::GONE, "TST0001", "looped");
+    }
+    let next = match q.get("last_evaluated_key").map(String::as_str) {
+        Some("A") => "B",
+        _ => "A",
+    };
+    page(serde_json::json!([{"simId": "x"}]), Some(next.into()))
+}
+
+/// A new key on every page, two SIMs per page, for ever.
+async fn endless(Query(q): Query<HashMap<String, String>>) -> Response {
+    let n: u64 = q
+        .get("last_evaluated_key")
+        .map_or(0, |k| k.parse().unwrap());
+    let items = serde_json::json!([{"simId": format!("{n}a")}, {"simId": format!("{n}b")}]);
+    page(items, Some((n + 1).to_string()))
+}
+
+/// SIMs as a drifting API may send them: one without `simId`, odd informational fields.
+async fn drifted_sims() -> Response {
+    let placement = serde_json::json!({"infrastructureProvider": "aws", "region": "x"});
+    page(
+        serde_json::json!([
+            {"simId": "1", "speedClass": 5, "tags": {"name": "one", "floor": 3}},
+            {"tags": {"name": "no id"}, "sessionStatus": {"online": true}},
+            {"simId": "3", "sessionStatus": {"online": true, "placement": placement}},
+        ]),
+        None,
+    )
+}
+
+/// `GET /v1/big?mb=N`: N MiB of JSON whitespace, chunked (no Content-Length), counted.
+async fn big(State(s): State<Arc<Stub>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let mb: usize = q["mb"].parse().unwrap();
+    let produced = s.produced.clone();
+    let chunks = futures_util::stream::iter((0..mb * 16).map(move |_| {
+        produced.fetch_add(CHUNK, Ordering::SeqCst);
+        Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(vec![b' '; CHUNK]))
+    }));
+    axum::body::Body::from_stream(chunks).into_response()
+}
+
+/// Declares a 10 GB body, sends a few bytes, then nothing more.
+async fn declared_big(State(s): State<Arc<Stub>>) -> Response {
+    use futures_util::StreamExt;
+    s.produced.fetch_add(4, Ordering::SeqCst);
+    let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+        axum::body::Bytes::from_static(b"[   "),
+    )])
+    .chain(futures_util::stream::pending());
+    let mut resp = axum::body::Body::from_stream(chunks).into_response();
+    resp.headers_mut()
+        .insert("content-length", "10000000000".parse().unwrap());
+    resp
+}
+
 async fn start() -> (String, Arc<Stub>) {
     let stub = Arc::new(Stub::default());
     let app = Router::new()
@@ -134,6 +214,11 @@ async fn start() -> (String, Arc<Stub>) {
         .route("/v1/error", get(server_error).post(post_fails))
         .route("/v1/malformed", get(malformed))
         .route("/v1/denied", post(denied))
+        .route("/v1/cycle", get(cycle))
+        .route("/v1/endless", get(endless))
+        .route("/v1/drifted_sims", get(drifted_sims))
+        .route("/v1/big", get(big))
+        .route("/v1/declared_big", get(declared_big))
         .with_state(stub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -163,6 +248,12 @@ fn client(endpoint: &str, dir: &std::path::Path, key: &str) -> Client {
 }
 
 type Any = serde_json::Value;
+
+/// The one-line text of `err`, which must be an API error (exit 5).
+fn api_error_text(err: &anyhow::Error) -> String {
+    assert_eq!(crate::error::kind_of(err), ErrorKind::Api, "{err:#}");
+    crate::error::one_line(err)
+}
 
 #[tokio::test]
 async fn follows_pagination_to_the_end() {
@@ -299,4 +390,152 @@ async fn unreachable_endpoint_is_a_network_error() {
         .await
         .unwrap_err();
     assert_eq!(crate::error::kind_of(&err), ErrorKind::Network);
+}
+
+#[tokio::test]
+async fn a_page_key_that_comes_back_stops_the_listing() {
+    let (url, stub) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = client(&url, dir.path(), "secret-1")
+        .list::<Any>("/cycle")
+        .await
+        .unwrap_err();
+    let text = api_error_text(&err);
+    assert!(
+        text.contains("GET /v1/cycle") && text.contains("page key") && text.contains("again"),
+        "{text}"
+    );
+    assert_eq!(
+        stub.cycle.load(Ordering::SeqCst),
+        3,
+        "A, B, then A again: stop"
+    );
+}
+
+#[tokio::test]
+async fn a_listing_stops_at_the_page_and_item_limits() {
+    let (url, _) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = |max_pages, max_items| Limits {
+        max_pages,
+        max_items,
+        ..Limits::default()
+    };
+    let c = client(&url, dir.path(), "secret-1").with_limits(limits(5, 1000));
+    let text = api_error_text(&c.list::<Any>("/endless").await.unwrap_err());
+    assert!(text.contains("more than 5 pages"), "{text}");
+    let c = client(&url, dir.path(), "secret-1").with_limits(limits(1000, 7));
+    let text = api_error_text(&c.list::<Any>("/endless").await.unwrap_err());
+    assert!(text.contains("more than 7 entries"), "{text}");
+}
+
+#[test]
+fn the_default_limits_allow_a_million_sims() {
+    let l = Limits::default();
+    assert_eq!(l.max_body, 32 << 20);
+    assert_eq!(
+        l.max_pages * PAGE_LIMIT.parse::<usize>().unwrap(),
+        1_000_000
+    );
+    assert_eq!(l.max_items, 1_000_000);
+}
+
+#[tokio::test]
+async fn a_body_past_the_limit_is_not_read_on() {
+    let (url, stub) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = client(&url, dir.path(), "secret-1")
+        .get::<Any>("/big", &[("mb", "1024")])
+        .await
+        .unwrap_err();
+    let text = api_error_text(&err);
+    assert!(
+        text.contains("GET /v1/big") && text.contains("32 MiB"),
+        "{text}"
+    );
+    let produced = stub.produced.load(Ordering::SeqCst);
+    assert!(produced < 128 << 20, "read on: {produced} bytes sent");
+}
+
+#[tokio::test]
+async fn a_declared_length_past_the_limit_is_refused_before_reading() {
+    let (url, _) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&url, dir.path(), "secret-1").with_limits(Limits {
+        max_body: 1 << 20,
+        ..Limits::default()
+    });
+    let text = api_error_text(&c.get::<Any>("/declared_big", &[]).await.unwrap_err());
+    assert!(
+        text.contains("GET /v1/declared_big")
+            && text.contains("10000000000")
+            && text.contains("1 MiB"),
+        "{text}"
+    );
+    let text = api_error_text(&c.get::<Any>("/big", &[("mb", "2")]).await.unwrap_err());
+    assert!(text.contains("1 MiB"), "{text}");
+}
+
+#[tokio::test]
+async fn a_drifted_list_skips_only_the_sim_without_an_id() {
+    let (url, _) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sims: Vec<napsh_core::soracom::Sim> = client(&url, dir.path(), "secret-1")
+        .list("/drifted_sims")
+        .await
+        .unwrap();
+    let ids: Vec<_> = sims.iter().map(|s| s.sim_id.as_str()).collect();
+    assert_eq!(ids, ["1", "3"]);
+    assert_eq!(sims[0].speed_class, None);
+    assert_eq!(sims[0].tags["floor"], "3");
+    assert!(sims[1].session_status.as_ref().unwrap().online);
+}
+
+#[tokio::test]
+async fn an_auth_answer_without_a_token_names_the_field() {
+    let (url, _) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = client(&url, dir.path(), "secret-no-token")
+        .list::<Any>("/sims")
+        .await
+        .unwrap_err();
+    let text = api_error_text(&err);
+    assert!(
+        text.contains("Soracom's answer to POST /v1/auth has no `token`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn path_segments_are_percent_encoded() {
+    assert_eq!(segment("8942310022000012345"), "8942310022000012345");
+    assert_eq!(segment("203.0.113.9"), "203.0.113.9");
+    assert_eq!(segment("a-b_c.d~e"), "a-b_c.d~e");
+    assert_eq!(segment("a/b?c#d e%"), "a%2Fb%3Fc%23d%20e%25");
+    assert_eq!(segment("fe80::1%eth0"), "fe80%3A%3A1%25eth0");
+    assert_eq!(segment("ü"), "%C3%BC");
+    assert_eq!(segment(".."), "%2E%2E");
+    assert_eq!(segment("."), "%2E");
+    assert_eq!(segment(""), "");
+}
+
+#[tokio::test]
+async fn a_dot_segment_is_refused_before_any_request() {
+    let (url, stub) = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&url, dir.path(), "secret-1");
+    for path in [
+        "/sims/../auth",
+        "/sims/%2e%2E/auth",
+        "/sims/./x",
+        "/sims/.%2e",
+        "/sims/",
+    ] {
+        let text = api_error_text(&c.get::<Any>(path, &[]).await.unwrap_err());
+        assert!(text.contains("refusing"), "{path}: {text}");
+    }
+    let id = segment("..");
+    let err = c.get::<Any>(&format!("/sims/{id}"), &[]).await.unwrap_err();
+    assert!(crate::error::one_line(&err).contains("refusing"));
+    assert_eq!(stub.auths.load(Ordering::SeqCst), 0, "nothing was sent");
 }

@@ -87,9 +87,6 @@ pub fn build_args(plan: &SshPlan) -> Vec<String> {
         "CheckHostIP=no".into(),
         // SIM ids are not secret; plain entries keep napsh's known_hosts readable.
         "HashKnownHosts=no".into(),
-        // ssh's "Permanently added … to the list of known hosts" is said by napsh instead
-        // (`pin_notice`); errors, a changed host key among them, still show.
-        "LogLevel=ERROR".into(),
     ]
     .into_iter()
     .chain(link_options(plan.marker.as_deref()))
@@ -118,6 +115,9 @@ fn link_options(marker: Option<&Path>) -> Vec<String> {
             "ServerAliveInterval=15".into(),
             "ServerAliveCountMax=4".into(),
             "ConnectTimeout=20".into(),
+            // ssh's "Permanently added … to the list of known hosts" is said by napsh instead
+            // (`pin_notice`); errors, a changed host key among them, still show.
+            "LogLevel=ERROR".into(),
         ];
     };
     // ssh expands `%` tokens and `${VAR}` in LocalCommand: the marker's path has neither.
@@ -126,6 +126,10 @@ fn link_options(marker: Option<&Path>) -> Vec<String> {
         format!("ServerAliveInterval={KEEPALIVE_SECS}"),
         format!("ServerAliveCountMax={KEEPALIVE_COUNT}"),
         format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
+        // A resumed session tells a lost link ("Timeout, server … not responding") from its
+        // own end (`~.`: "Connection to … closed.") by ssh's INFO messages; the pin warning
+        // among them is dropped on the way to the terminal (`tee_stderr`).
+        "LogLevel=INFO".into(),
         "PermitLocalCommand=yes".into(),
         format!("LocalCommand=touch {path}"),
     ]
@@ -350,6 +354,7 @@ async fn tee_stderr(
     let mut held = Vec::new();
     let mut copy = |b: &[u8]| {
         watch.see(b);
+        let b = &*crate::ssh::pin_notice::without_ssh_pin_warning(b);
         if hold_until.as_deref().is_some_and(|p| !p.exists()) {
             held.extend_from_slice(b);
             return;
@@ -474,6 +479,8 @@ mod tests {
             "ConnectTimeout=10",
             "PermitLocalCommand=yes",
             "LocalCommand=touch '/tmp/napsh-resume-x/up'",
+            // ssh's words tell a lost link from `~.`; they are hidden at ERROR.
+            "LogLevel=INFO",
         ] {
             assert!(
                 opts.contains(&want.to_string()),
@@ -481,6 +488,7 @@ mod tests {
             );
         }
         assert!(!opts.iter().any(|o| o == "ServerAliveInterval=15"));
+        assert!(!opts.iter().any(|o| o == "LogLevel=ERROR"));
     }
 
     #[test]

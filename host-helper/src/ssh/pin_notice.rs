@@ -78,6 +78,28 @@ impl PinNotice {
     }
 }
 
+/// The start of OpenSSH's own pin message ("Warning: Permanently added '…' (ED25519) to the
+/// list of known hosts."), which napsh says in its own words instead.
+const SSH_PIN_WARNING: &[u8] = b"Warning: Permanently added '";
+
+/// `chunk` of ssh's stderr without OpenSSH's pin message line (ssh writes each message in one
+/// write, so the line is whole in one chunk); every other byte as it was.
+pub fn without_ssh_pin_warning(chunk: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let Some(start) = chunk
+        .windows(SSH_PIN_WARNING.len())
+        .position(|w| w == SSH_PIN_WARNING)
+    else {
+        return std::borrow::Cow::Borrowed(chunk);
+    };
+    let end = chunk[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(chunk.len(), |i| start + i + 1);
+    let mut rest = chunk[..start].to_vec();
+    rest.extend_from_slice(&without_ssh_pin_warning(&chunk[end..]));
+    std::borrow::Cow::Owned(rest)
+}
+
 /// `ssh-ed25519` → `ED25519`, `ecdsa-sha2-nistp256` → `ECDSA`, `ssh-rsa` → `RSA`: the names
 /// OpenSSH's own messages use.
 pub fn key_type_name(key_type: &str) -> String {
@@ -145,6 +167,19 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssh_s_own_pin_warning_is_dropped_and_nothing_else() {
+        let warning = "Warning: Permanently added '8942310198413884024' (ED25519) to the list of known hosts.\r\n";
+        let chunk = format!("before\r\n{warning}after\r\n");
+        assert_eq!(
+            &*without_ssh_pin_warning(chunk.as_bytes()),
+            b"before\r\nafter\r\n"
+        );
+        assert_eq!(&*without_ssh_pin_warning(warning.as_bytes()), b"");
+        let other = b"Warning: remote host identification has changed!\r\n";
+        assert_eq!(&*without_ssh_pin_warning(other), other);
+    }
 
     #[test]
     fn key_types_as_openssh_names_them() {

@@ -48,6 +48,13 @@ pub const KEEPALIVE_SECS: u32 = 5;
 pub const KEEPALIVE_COUNT: u32 = 2;
 /// How long one reconnect attempt waits for the TCP connection and the server's banner.
 pub const CONNECT_TIMEOUT_SECS: u32 = 10;
+/// napsh's own sockets to a mapping (`proxy`, `tunnel`): TCP keepalive probes after this many
+/// idle seconds, then every [`KEEPALIVE_SECS`], [`KEEPALIVE_COUNT`] unanswered ones ending the
+/// connection — and sent bytes unacknowledged for [`LINK_TIMEOUT_SECS`] end it too
+/// (`TCP_USER_TIMEOUT`): a link that stopped carrying packets is found within 20 s.
+pub const SOCKET_IDLE_SECS: u32 = 10;
+/// See [`SOCKET_IDLE_SECS`].
+pub const LINK_TIMEOUT_SECS: u32 = SOCKET_IDLE_SECS + KEEPALIVE_SECS * KEEPALIVE_COUNT;
 /// The longest wait between two reconnect attempts.
 pub const MAX_BACKOFF_SECS: u64 = 10;
 /// The tmux / screen session of a device's own shell.

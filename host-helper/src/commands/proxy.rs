@@ -121,12 +121,14 @@ fn connect(ip: &str, port: u16) -> Result<TcpStream> {
                 ),
             )
         })?;
-    TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| {
+    let sock = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| {
         NapshError::new(
             ErrorKind::Network,
             format!("cannot connect to the mapping {addr}: {e}"),
         )
         .hint("your address may no longer match the mapping's source range (set source_cidr)")
-        .into()
-    })
+    })?;
+    // A link that stops carrying packets ends the proxy (and so ssh) within 20 s.
+    crate::ssh::forward::watch_link(&sock)?;
+    Ok(sock)
 }

@@ -323,7 +323,13 @@ async fn handle(client: TcpStream, peer: SocketAddr, route: Arc<Route>) {
     // Held until the connection ends: a renewal keeps this mapping until then.
     let ticket = route.renewing.checkout();
     let device = match TcpStream::connect((ticket.ip.as_str(), ticket.port)).await {
-        Ok(s) => s,
+        Ok(s) => {
+            // A link that stops carrying packets ends this connection within 20 s.
+            if let Err(e) = crate::ssh::forward::watch_link(&s) {
+                tracing::warn!("{e:#}");
+            }
+            s
+        }
         Err(e) => {
             output::note(&format!(
                 "napsh: {arrow} failed: cannot reach the mapping: {e}"

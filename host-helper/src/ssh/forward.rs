@@ -18,6 +18,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub use napsh_relay::Moved;
 
+/// Makes a socket to a mapping find a link that stopped carrying packets within 20 s, as ssh
+/// does for a resumed session: TCP keepalive probes while idle, and `TCP_USER_TIMEOUT` for
+/// bytes the device never acknowledges (see `napsh_core::resume::SOCKET_IDLE_SECS`). The
+/// connection then fails, and `proxy`'s ssh or the tunnel's client sees it end.
+pub fn watch_link(sock: &impl std::os::fd::AsFd) -> Result<()> {
+    use napsh_core::resume::{
+        KEEPALIVE_COUNT, KEEPALIVE_SECS, LINK_TIMEOUT_SECS, SOCKET_IDLE_SECS,
+    };
+    use std::time::Duration;
+    let secs = |n: u32| Duration::from_secs(n.into());
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(secs(SOCKET_IDLE_SECS))
+        .with_interval(secs(KEEPALIVE_SECS))
+        .with_retries(KEEPALIVE_COUNT);
+    let s = socket2::SockRef::from(sock);
+    s.set_tcp_keepalive(&keepalive)
+        .context("setting TCP keepalive")?;
+    s.set_tcp_user_timeout(Some(secs(LINK_TIMEOUT_SECS)))
+        .context("setting TCP_USER_TIMEOUT")
+}
+
 /// Standard input or output as an unbuffered `File` that is never closed by dropping it.
 fn std_fd(fd: i32) -> ManuallyDrop<File> {
     // SAFETY: fds 0 and 1 are open for the life of the process (fd 1 is only ever replaced
@@ -217,6 +238,23 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sockets_to_a_mapping_find_a_dead_link_within_20_seconds() {
+        use napsh_core::resume::LINK_TIMEOUT_SECS;
+        use std::time::Duration;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sock = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        watch_link(&sock).unwrap();
+        let s = socket2::SockRef::from(&sock);
+        assert!(s.keepalive().unwrap());
+        let probes = s.tcp_keepalive_time().unwrap()
+            + s.tcp_keepalive_interval().unwrap() * s.tcp_keepalive_retries().unwrap();
+        assert!(probes <= Duration::from_secs(20), "{probes:?}");
+        let timeout = s.tcp_user_timeout().unwrap().expect("TCP_USER_TIMEOUT set");
+        assert_eq!(timeout, Duration::from_secs(LINK_TIMEOUT_SECS.into()));
+        assert!(LINK_TIMEOUT_SECS <= 20);
+    }
 
     #[test]
     fn sizes_read_naturally() {

@@ -91,11 +91,12 @@ fn err<T>(what: impl Into<String>) -> Result<T, PolicyError> {
 struct WireStatement {
     /// `api`: one entry or a list.
     api: ApiField,
-    /// `effect`.
-    effect: Effect,
-    /// `condition`.
+    /// `condition` (fields in alphabetical order: the document reads the same however a
+    /// JSON library orders keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     condition: Option<String>,
+    /// `effect`.
+    effect: Effect,
 }
 
 /// `api` as written: a string or a list of strings.
@@ -193,8 +194,8 @@ impl Statement {
     fn to_wire(&self) -> WireStatement {
         WireStatement {
             api: ApiField::Many(self.api.clone()),
-            effect: self.effect,
             condition: self.condition.as_ref().map(Condition::to_string),
+            effect: self.effect,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod echo;
 pub mod fleet;
 pub mod journal;
 pub mod reach;
+pub mod secrets;
 pub mod web;
 pub mod zellij;
 

@@ -1,6 +1,7 @@
 //! The command line: every command, flag and `--help` text (with examples); the commands that
 //! reach devices for other tools are in `reach`.
 
+pub mod access;
 pub mod reach;
 
 use clap::{Args, Parser, Subcommand};
@@ -177,6 +178,9 @@ Examples:
     /// Ansible dynamic inventory of the fleet (--list / --host NAME).
     #[command(after_help = crate::cli::reach::INVENTORY_AFTER)]
     Inventory(crate::cli::reach::InventoryArgs),
+    /// Delegated maintenance: let a contractor's SAM user reach only chosen devices.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:

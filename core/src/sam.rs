@@ -282,35 +282,40 @@ impl fmt::Display for Condition {
 }
 
 fn check_name(name: &str) -> Result<(), PolicyError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_VAR_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        err(format!(
-            "path variable name {:?}: 1 to {MAX_VAR_NAME} lower-case letters, digits or `_`",
-            crate::sanitize::for_terminal_truncated(name, 40)
-        ))
-    }
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+    check_text(
+        "path variable name",
+        name,
+        MAX_VAR_NAME,
+        allowed,
+        "lower-case letters, digits or `_`",
+    )
 }
 
 fn check_value(value: &str) -> Result<(), PolicyError> {
-    let ok = !value.is_empty()
-        && value.len() <= MAX_VALUE_LEN
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'));
-    if ok {
-        Ok(())
-    } else {
-        err(format!(
-            "condition value {:?}: 1 to {MAX_VALUE_LEN} letters, digits, `.`, `-`, `_` or `:`",
-            crate::sanitize::for_terminal_truncated(value, 40)
-        ))
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':');
+    check_text(
+        "condition value",
+        value,
+        MAX_VALUE_LEN,
+        allowed,
+        "letters, digits, `.`, `-`, `_` or `:`",
+    )
+}
+
+/// `text` is 1 to `max` bytes, each `allowed`; else an error naming `what` and `chars`.
+fn check_text(
+    what: &str,
+    text: &str,
+    max: usize,
+    allowed: impl Fn(u8) -> bool,
+    chars: &str,
+) -> Result<(), PolicyError> {
+    if !text.is_empty() && text.len() <= max && text.bytes().all(allowed) {
+        return Ok(());
     }
+    let shown = crate::sanitize::for_terminal_truncated(text, 40);
+    err(format!("{what} {shown:?}: 1 to {max} {chars}"))
 }
 
 #[cfg(test)]

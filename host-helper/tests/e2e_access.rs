@@ -136,8 +136,16 @@ fn the_owner_grants_two_of_four_devices_and_revokes() {
     let denied = contractor(&env, &["ssh", "dev-c", "--", "true"]);
     denied.expect_code(3);
     let line = denied.stderr.lines().next().unwrap_or_default();
-    assert!(line.starts_with("napsh: "), "one error line first: {}", denied.stderr);
-    assert!(denied.stderr.contains("Manual connection guide for dev-c"), "{}", denied.stderr);
+    assert!(
+        line.starts_with("napsh: "),
+        "one error line first: {}",
+        denied.stderr
+    );
+    assert!(
+        denied.stderr.contains("Manual connection guide for dev-c"),
+        "{}",
+        denied.stderr
+    );
     assert!(
         line.contains("PortMapping:createPortMappingForSim") || line.contains("Sim:getSim"),
         "{line}"

@@ -92,8 +92,7 @@ async fn list(app: &App, a: ListArgs) -> Result<i32> {
         })
         .collect();
     if a.json {
-        output::json(&listed);
-        return Ok(0);
+        return Ok(json(&listed));
     }
     let rows: Vec<Vec<String>> = listed
         .iter()
@@ -105,10 +104,7 @@ async fn list(app: &App, a: ListArgs) -> Result<i32> {
             ]
         })
         .collect();
-    for line in output::table(&["USER", "DEVICES", "AUTH KEYS"], &rows) {
-        output::line(&line);
-    }
-    Ok(0)
+    Ok(table(&["USER", "DEVICES", "AUTH KEYS"], &rows))
 }
 
 /// One device in `access show --json`.
@@ -155,8 +151,7 @@ async fn show(app: &App, a: ShowArgs) -> Result<i32> {
         })
         .collect();
     if a.json {
-        output::json(&shown);
-        return Ok(0);
+        return Ok(json(&shown));
     }
     let rows: Vec<Vec<String>> = shown
         .iter()
@@ -177,10 +172,21 @@ async fn show(app: &App, a: ShowArgs) -> Result<i32> {
         shown.len(),
         user.auth_key_list.len()
     ));
-    for line in output::table(&["DEVICE", "SIM ID", "GRANTED (UTC)"], &rows) {
+    Ok(table(&["DEVICE", "SIM ID", "GRANTED (UTC)"], &rows))
+}
+
+/// Prints `value` as one JSON line; exit code 0.
+fn json<T: Serialize>(value: &T) -> i32 {
+    output::json(value);
+    0
+}
+
+/// Prints rows (already terminal-safe) under `header`; exit code 0.
+fn table(header: &[&str], rows: &[Vec<String>]) -> i32 {
+    for line in output::table(header, rows) {
         output::line(&line);
     }
-    Ok(0)
+    0
 }
 
 /// `napsh access revoke NAME`: auth keys, permission, tokens (and the user with

@@ -123,8 +123,10 @@ impl Policy {
         if text.len() > MAX_DOCUMENT_BYTES {
             return err(format!("longer than {MAX_DOCUMENT_BYTES} bytes"));
         }
-        let wire: WireDocument =
-            serde_json::from_str(text).map_err(|e| PolicyError(format!("not readable: {e}")))?;
+        let wire: WireDocument = serde_json::from_str(text).map_err(|e| {
+            let why = crate::sanitize::for_terminal_truncated(&e.to_string(), 200);
+            PolicyError(format!("not readable: {why}"))
+        })?;
         if wire.statements.len() > MAX_STATEMENTS {
             return err(format!("more than {MAX_STATEMENTS} statements"));
         }

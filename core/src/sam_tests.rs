@@ -161,3 +161,15 @@ fn serialising_and_parsing_round_trip() {
     assert_eq!(Policy::parse(&text).unwrap(), policy);
     assert_eq!(Policy::parse(&policy.to_json(true)).unwrap(), policy);
 }
+
+#[test]
+fn errors_are_terminal_safe() {
+    for text in [
+        r#"{"statements":[{"api":"*","effect":"\u001b[2J"}]}"#,
+        r#"{"statements":[{"api":"*","effect":"allow","condition":"\u202e"}]}"#,
+        r#"{"statements":[{"api":"\u001b]0;x\u0007","effect":"allow"}]}"#,
+    ] {
+        let e = Policy::parse(text).unwrap_err().to_string();
+        assert!(!e.chars().any(crate::sanitize::is_unsafe), "{e:?}");
+    }
+}

@@ -26,8 +26,16 @@ Examples:
   napsh access grant acme-maint kiosk-12 --dry-run")]
     Grant(GrantArgs),
     /// List the SAM users napsh access manages, with their device count.
+    #[command(after_help = "\
+Examples:
+  napsh access list
+  napsh access list --json")]
     List(ListArgs),
     /// Show which devices a user may reach, and since when.
+    #[command(after_help = "\
+Examples:
+  napsh access show acme-maint
+  napsh access show acme-maint --json")]
     Show(ShowArgs),
     /// Take a user's access away: its auth keys, its permission and its tokens.
     #[command(after_help = "\

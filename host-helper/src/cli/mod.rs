@@ -179,7 +179,17 @@ Examples:
     #[command(after_help = crate::cli::reach::INVENTORY_AFTER)]
     Inventory(crate::cli::reach::InventoryArgs),
     /// Delegated maintenance: let a contractor's SAM user reach only chosen devices.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+The owner grants a SAM user access to chosen devices; napsh writes the contractor a
+soracom-cli profile that reaches only those (README: Delegated maintenance).
+
+Examples:
+  napsh access grant acme-maint kiosk-12 kiosk-13
+  napsh access show acme-maint
+  napsh access revoke acme-maint"
+    )]
     Access(access::AccessCommand),
     /// Print a shell completion script.
     #[command(after_help = "\

@@ -551,7 +551,7 @@ fn error_body(body: &[u8]) -> (Option<String>, String) {
 fn permission_hint(path: &str) -> String {
     let per_sim = path.starts_with("/sims/") || path.starts_with("/port_mappings/sims/");
     if per_sim {
-        "this profile may not reach this device: ask the fleet owner to grant it to your SAM user \
+        "this profile has no permission for this device: ask the fleet owner to grant it to your SAM user \
          (`napsh access grant USER DEVICE`), or use another profile"
             .into()
     } else {

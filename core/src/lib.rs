@@ -2,6 +2,7 @@
 //!
 //! Everything here compiles for the host and for `wasm32-wasip1`, and is tested natively.
 
+pub mod access;
 pub mod alias;
 pub mod device;
 pub mod filter;
@@ -16,6 +17,7 @@ pub mod plugin_config;
 pub mod profile_file;
 pub mod resolve;
 pub mod resume;
+pub mod sam;
 pub mod sanitize;
 pub mod server_clock;
 pub mod service;

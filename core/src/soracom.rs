@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 pub mod answer;
 pub mod lenient;
+pub mod users;
 
 /// The tag set of a SIM: always has `name` (`""` when unnamed), plus any custom tags.
 pub type TagSet = BTreeMap<String, String>;

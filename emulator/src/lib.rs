@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod forward;
 pub mod napter;
 pub mod pagination;
+pub mod sam;
 pub mod server;
 pub mod sshd;
 pub mod state;

@@ -195,11 +195,13 @@ impl Device {
 pub struct Token {
     /// The `X-Soracom-API-Key` value.
     pub api_key: String,
-    /// Index into the fleet credentials.
-    pub credential: usize,
+    /// Index into the fleet credentials (`None` for a SAM user's auth key).
+    pub credential: Option<usize>,
+    /// The SAM user it was issued to, with the permission it had then.
+    pub sam: Option<crate::sam::SamIdentity>,
     /// When it stops working (unix ms).
     pub expires_at_ms: i64,
-    /// Revoked by logout.
+    /// Revoked by logout or `revokeUserAuthTokens`.
     pub revoked: bool,
 }
 
@@ -245,6 +247,8 @@ pub struct Inner {
     pub next_napter_port: Option<u16>,
     /// Live connections and data-plane faults.
     pub dataplane: crate::dataplane::DataPlane,
+    /// SAM users by name.
+    pub sam: crate::sam::SamUsers,
 }
 
 /// Read-only settings plus the locked state; shared by every task.

@@ -458,6 +458,7 @@ async fn exercise(drift: bool) -> Vec<Call> {
             "{kind} missing from {kinds:?}"
         );
     }
+    exercise_users(&c, &mut calls).await;
     record(
         &mut calls,
         "/auth/logout",
@@ -469,6 +470,90 @@ async fn exercise(drift: bool) -> Vec<Call> {
     )
     .await;
     calls
+}
+
+/// The SAM user operations `napsh access` calls, each in its documented answers.
+async fn exercise_users(c: &Client, calls: &mut Vec<Call>) {
+    const U: &str = "/operators/{operator_id}/users/{user_name}";
+    const USER: &str = "/v1/operators/OP0012345678/users/maint";
+    let put = |path: &str, body: Value| c.req(reqwest::Method::PUT, path).json(&body).send();
+    let perm = json!({"permission":"{\"statements\":[{\"api\":[\"Sim:listSims\"],\"effect\":\"allow\"}]}"});
+    record(
+        calls,
+        U,
+        "post",
+        c.post(USER, json!({"description":"d"})).await,
+    )
+    .await;
+    record(calls, U, "post", c.post(USER, json!({})).await).await;
+    record(
+        calls,
+        U,
+        "put",
+        put(USER, json!({"description":"e"})).await.unwrap(),
+    )
+    .await;
+    record(
+        calls,
+        "/operators/{operator_id}/users/{user_name}/permission",
+        "put",
+        put(&format!("{USER}/permission"), perm).await.unwrap(),
+    )
+    .await;
+    record(
+        calls,
+        "/operators/{operator_id}/users/{user_name}/permission",
+        "get",
+        c.get(&format!("{USER}/permission")).await,
+    )
+    .await;
+    let key = record(
+        calls,
+        "/operators/{operator_id}/users/{user_name}/auth_keys",
+        "post",
+        c.post(&format!("{USER}/auth_keys"), json!({})).await,
+    )
+    .await
+    .unwrap();
+    record(
+        calls,
+        "/operators/{operator_id}/users/{user_name}/auth_keys",
+        "get",
+        c.get(&format!("{USER}/auth_keys")).await,
+    )
+    .await;
+    record(calls, U, "get", c.get(USER).await).await;
+    record(
+        calls,
+        "/operators/{operator_id}/users",
+        "get",
+        c.get("/v1/operators/OP0012345678/users").await,
+    )
+    .await;
+    let id = key["authKeyId"].as_str().unwrap();
+    let key_path = "/operators/{operator_id}/users/{user_name}/auth_keys/{auth_key_id}";
+    record(
+        calls,
+        key_path,
+        "delete",
+        c.delete(&format!("{USER}/auth_keys/{id}")).await,
+    )
+    .await;
+    record(
+        calls,
+        "/operators/{operator_id}/users/{user_name}/permission",
+        "delete",
+        c.delete(&format!("{USER}/permission")).await,
+    )
+    .await;
+    record(
+        calls,
+        "/operators/{operator_id}/users/{user_name}/tokens",
+        "delete",
+        c.delete(&format!("{USER}/tokens")).await,
+    )
+    .await;
+    record(calls, U, "delete", c.delete(USER).await).await;
 }
 
 /// Every departure from the spec in `calls`, one line each.

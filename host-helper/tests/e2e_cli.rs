@@ -76,6 +76,11 @@ fn creates(env: &TestEnv) -> usize {
 #[case(&["known-hosts", "path", "--help"])]
 #[case(&["completions", "--help"])]
 #[case(&["web", "--help"])]
+#[case(&["access", "--help"])]
+#[case(&["access", "grant", "--help"])]
+#[case(&["access", "list", "--help"])]
+#[case(&["access", "show", "--help"])]
+#[case(&["access", "revoke", "--help"])]
 fn every_help_has_examples(#[case] args: &[&str]) {
     std::process::Command::new(env!("CARGO_BIN_EXE_napsh"))
         .args(args)

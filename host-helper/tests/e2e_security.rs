@@ -8,6 +8,7 @@
 
 use napsh_core::picker::Picker;
 use napsh_core::plugin_config::PluginConfig;
+use napsh_e2e::secrets::{files_under, hits, process_tree};
 use napsh_e2e::{
     fault_rule, terminal_unsafe, write_private, Fault, Output, TestEnv, AUTH_KEY, AUTH_KEY_ID,
     TWO_DEVICES,
@@ -36,53 +37,6 @@ fn cached_session(env: &TestEnv) -> (String, String) {
         v["apiKey"].as_str().unwrap().to_string(),
         v["token"].as_str().unwrap().to_string(),
     )
-}
-
-/// `pid` and every process below it.
-fn process_tree(pid: u32) -> Vec<u32> {
-    let mut parents: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        if let Some(ppid) = rest.split(' ').nth(1).and_then(|p| p.parse().ok()) {
-            parents.entry(ppid).or_default().push(child);
-        }
-    }
-    let mut tree = vec![pid];
-    let mut i = 0;
-    while i < tree.len() {
-        tree.extend(parents.get(&tree[i]).cloned().unwrap_or_default());
-        i += 1;
-    }
-    tree
-}
-
-/// Each secret found in `haystack`, named after `what`.
-fn hits(what: &str, haystack: &[u8], secrets: &[(&str, &str)]) -> Vec<String> {
-    secrets
-        .iter()
-        .filter(|(_, s)| haystack.windows(s.len()).any(|w| w == s.as_bytes()))
-        .map(|(name, _)| format!("{name} in {what}"))
-        .collect()
-}
-
-/// Every file under `dir` (recursively).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod echo;
 pub mod fleet;
 pub mod journal;
 pub mod reach;
+pub mod secrets;
 pub mod session;
 pub mod terminal;
 pub mod web;

@@ -1,8 +1,10 @@
-//! `POST /v1/auth` (three credential forms) and `POST /v1/auth/logout`.
+//! `POST /v1/auth` (three credential forms, and the auth keys of SAM users) and
+//! `POST /v1/auth/logout`.
 
 use crate::api::{parse_json, Caller};
 use crate::errors::{ApiError, ApiResult};
 use crate::fleet::Credential;
+use crate::sam::SamIdentity;
 use crate::state::{now_ms, AppState, Token};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -31,12 +33,30 @@ pub async fn auth(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<
             "Specify authKeyId and authKey, email and password, or operatorId, userName and password.",
         ));
     }
-    let index = state
-        .credentials
-        .iter()
-        .position(|c| matches(c, &req))
-        .ok_or_else(ApiError::bad_credentials)?;
-    Ok(Json(issue_token(&state, index, &req, timeout)))
+    let principal = match state.credentials.iter().position(|c| matches(c, &req)) {
+        Some(index) => Principal::Fleet(index),
+        None => sam_principal(&state, &req).ok_or_else(ApiError::bad_credentials)?,
+    };
+    Ok(Json(issue_token(&state, principal, &req, timeout)))
+}
+
+/// Who signs in: a fleet credential, or a SAM user by one of its auth keys.
+enum Principal {
+    /// Index into the fleet credentials.
+    Fleet(usize),
+    /// A SAM user, with its permission now.
+    Sam(SamIdentity),
+}
+
+/// The SAM user whose auth key `req` presents.
+fn sam_principal(state: &AppState, req: &AuthRequest) -> Option<Principal> {
+    let (id, secret) = (req.auth_key_id.as_deref()?, req.auth_key.as_deref()?);
+    let inner = state.lock();
+    let (name, user) = crate::sam::by_auth_key(&inner.sam, id, secret)?;
+    Some(Principal::Sam(SamIdentity {
+        user_name: name.clone(),
+        policy: user.policy(),
+    }))
 }
 
 /// `POST /v1/auth/logout`: revokes the presented token.
@@ -68,31 +88,45 @@ fn matches(c: &Credential, req: &AuthRequest) -> bool {
     key_form || root_form || sam_form
 }
 
-fn issue_token(state: &AppState, index: usize, req: &AuthRequest, timeout: u64) -> AuthResponse {
-    let cred = &state.credentials[index];
+fn issue_token(state: &AppState, who: Principal, req: &AuthRequest, timeout: u64) -> AuthResponse {
     let api_key = format!("api-{}", uuid::Uuid::new_v4());
     let token = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
+    let (credential, sam) = match who {
+        Principal::Fleet(i) => (Some(i), None),
+        Principal::Sam(identity) => (None, Some(identity)),
+    };
+    let user_name = match (&sam, credential) {
+        (Some(identity), _) => Some(identity.user_name.clone()),
+        (None, Some(i)) => {
+            let password_form =
+                req.user_name.is_some() && req.email.is_none() && req.auth_key_id.is_none();
+            password_form
+                .then(|| state.credentials[i].user_name.clone())
+                .flatten()
+        }
+        (None, None) => None,
+    };
+    let operator_id = credential
+        .and_then(|i| state.credentials[i].operator_id.clone())
+        .unwrap_or_else(|| state.operator_id.clone());
     state.lock().tokens.insert(
         token.clone(),
         Token {
             api_key: api_key.clone(),
-            credential: index,
+            credential,
+            sam,
             expires_at_ms: now_ms() + (timeout as i64) * 1000,
             revoked: false,
         },
     );
-    let sam = req.user_name.is_some() && req.email.is_none() && req.auth_key_id.is_none();
     AuthResponse {
         api_key,
         token,
-        operator_id: cred
-            .operator_id
-            .clone()
-            .unwrap_or_else(|| state.operator_id.clone()),
-        user_name: if sam { cred.user_name.clone() } else { None },
+        operator_id,
+        user_name,
     }
 }

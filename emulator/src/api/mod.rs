@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod port_mappings;
 pub mod sims;
+pub mod users;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::faults::{self, DropConnectionMarker};
@@ -37,31 +38,86 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 /// The caller behind a valid token (request extension set by [`require_token`]).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Index of the fleet credential used to authenticate.
-    pub credential: usize,
+    /// Index of the fleet credential used to authenticate (`None`: a SAM user's key).
+    pub credential: Option<usize>,
+    /// The SAM user behind the token, with the permission it carries.
+    pub sam: Option<crate::sam::SamIdentity>,
     /// The token presented.
     pub token: String,
 }
 
 /// The SAM operation id (`Service:operation`) of a /v1 call, for deny lists and 403 messages.
 pub fn operation_for(method: &str, path: &str) -> Option<&'static str> {
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
-    let op = match (method, segs.as_slice()) {
-        ("POST", ["auth"]) => "Auth:auth",
-        ("POST", ["auth", "logout"]) => "Auth:logout",
-        ("GET", ["sims"]) => "Sim:listSims",
-        ("GET", ["sims", _]) => "Sim:getSim",
-        ("GET", ["query", "sims"]) => "Sim:searchSims",
-        ("GET", ["port_mappings"]) => "PortMapping:listPortMappings",
-        ("POST", ["port_mappings"]) => "PortMapping:createPortMapping",
-        ("GET", ["port_mappings", "sims", _]) => "PortMapping:listPortMappingsForSim",
-        ("POST", ["port_mappings", "sims", _]) => "PortMapping:createPortMappingForSim",
-        ("GET", ["port_mappings", "subscribers", _]) => "PortMapping:listPortMappingsForSubscriber",
-        ("DELETE", ["port_mappings", _, _]) => "PortMapping:deletePortMapping",
-        ("GET", ["audit_logs", "napter"]) => "AuditLog:getNapterAuditLogs",
+    classify(method, path).map(|(op, _)| op)
+}
+
+/// The SAM operation id of a /v1 call and its path variables (percent-decoded), as a SAM
+/// condition `pathVariable('sim_id') == '…'` sees them.
+pub fn classify(method: &str, path: &str) -> Option<(&'static str, Vec<(&'static str, String)>)> {
+    let segs: Vec<String> = path
+        .trim_end_matches('/')
+        .split('/')
+        .skip(2)
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let (op, vars): (&str, &[(&str, usize)]) = match (method, segs.as_slice()) {
+        ("POST", ["auth"]) => ("Auth:auth", &[]),
+        ("POST", ["auth", "logout"]) => ("Auth:logout", &[]),
+        ("GET", ["sims"]) => ("Sim:listSims", &[]),
+        ("GET", ["sims", _]) => ("Sim:getSim", &[("sim_id", 1)]),
+        ("GET", ["query", "sims"]) => ("Sim:searchSims", &[]),
+        ("GET", ["port_mappings"]) => ("PortMapping:listPortMappings", &[]),
+        ("POST", ["port_mappings"]) => ("PortMapping:createPortMapping", &[]),
+        ("GET", ["port_mappings", "sims", _]) => {
+            ("PortMapping:listPortMappingsForSim", &[("sim_id", 2)])
+        }
+        ("POST", ["port_mappings", "sims", _]) => {
+            ("PortMapping:createPortMappingForSim", &[("sim_id", 2)])
+        }
+        ("GET", ["port_mappings", "subscribers", _]) => {
+            ("PortMapping:listPortMappingsForSubscriber", &[("imsi", 2)])
+        }
+        ("DELETE", ["port_mappings", _, _]) => (
+            "PortMapping:deletePortMapping",
+            &[("ip_address", 1), ("port", 2)],
+        ),
+        ("GET", ["audit_logs", "napter"]) => ("AuditLog:getNapterAuditLogs", &[]),
+        (m, ["operators", _, "users", rest @ ..]) => (user_operation(m, rest)?, USER_VARS),
         _ => return None,
     };
-    Some(op)
+    let vars = vars
+        .iter()
+        .filter_map(|(n, i)| Some((*n, segs.get(*i)?.to_string())))
+        .collect();
+    Some((op, vars))
+}
+
+/// Path variables of the SAM user operations: `/operators/{operator_id}/users/{user_name}/
+/// auth_keys/{auth_key_id}`.
+const USER_VARS: &[(&str, usize)] = &[("operator_id", 1), ("user_name", 3), ("auth_key_id", 5)];
+
+/// The `User:` operation of `/operators/{id}/users/…`.
+fn user_operation(method: &str, rest: &[&str]) -> Option<&'static str> {
+    Some(match (method, rest) {
+        ("GET", []) => "User:listUsers",
+        ("GET", [_]) => "User:getUser",
+        ("POST", [_]) => "User:createUser",
+        ("PUT", [_]) => "User:updateUser",
+        ("DELETE", [_]) => "User:deleteUser",
+        ("GET", [_, "auth_keys"]) => "User:listUserAuthKeys",
+        ("POST", [_, "auth_keys"]) => "User:generateUserAuthKey",
+        ("DELETE", [_, "auth_keys", _]) => "User:deleteUserAuthKey",
+        ("GET", [_, "permission"]) => "User:getUserPermission",
+        ("PUT", [_, "permission"]) => "User:updateUserPermission",
+        ("DELETE", [_, "permission"]) => "User:deleteUserPermission",
+        ("DELETE", [_, "tokens"]) => "User:revokeUserAuthTokens",
+        _ => return None,
+    })
 }
 
 /// The `/v1` router with its layers (outermost first: request log, rate-limit headers,
@@ -89,6 +145,7 @@ pub fn router(state: AppState) -> Router {
             delete(port_mappings::delete),
         )
         .route("/v1/audit_logs/napter", get(audit::list))
+        .merge(user_routes())
         .route_layer(from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/v1/auth", post(auth::auth))
@@ -98,6 +155,35 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), rate_limit_headers))
         .layer(from_fn_with_state(state.clone(), log_request))
         .with_state(state)
+}
+
+/// The SAM user operations (`api::users`).
+fn user_routes() -> Router<AppState> {
+    const USER: &str = "/v1/operators/{operator_id}/users/{user_name}";
+    Router::new()
+        .route("/v1/operators/{operator_id}/users", get(users::list))
+        .route(
+            USER,
+            get(users::get)
+                .post(users::create)
+                .put(users::update)
+                .delete(users::delete),
+        )
+        .route(
+            &format!("{USER}/auth_keys"),
+            get(users::list_keys).post(users::generate_key),
+        )
+        .route(
+            &format!("{USER}/auth_keys/{{auth_key_id}}"),
+            delete(users::delete_key),
+        )
+        .route(
+            &format!("{USER}/permission"),
+            get(users::get_permission)
+                .put(users::set_permission)
+                .delete(users::delete_permission),
+        )
+        .route(&format!("{USER}/tokens"), delete(users::revoke_tokens))
 }
 
 /// Records every /v1 request (faulted ones too) in the request log, including one whose
@@ -184,24 +270,44 @@ async fn rate_limit_headers(State(state): State<AppState>, req: Request, next: N
     resp
 }
 
-/// Requires a live `X-Soracom-API-Key` + `X-Soracom-Token` pair and enforces deny lists.
+/// Requires a live `X-Soracom-API-Key` + `X-Soracom-Token` pair and the caller's permission
+/// for the operation: a fleet credential's deny list, or a SAM user's permission document
+/// (deny wins; nothing is allowed unless a statement allows it). The one place every route
+/// is checked.
 async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let caller = match check_token(&state, &req) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let op = operation_for(req.method().as_str(), req.uri().path());
-    if let Some(op) = op.filter(|op| *op != "Auth:logout") {
-        let denied = state
-            .credentials
-            .get(caller.credential)
-            .is_some_and(|c| c.deny.iter().any(|d| d == op || d == "*"));
-        if denied {
-            return ApiError::permission_denied(op).into_response();
-        }
+    if let Err(e) = permitted(&state, &caller, req.method().as_str(), req.uri().path()) {
+        return e.into_response();
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// 403 naming the operation when `caller` may not call `method path`.
+fn permitted(state: &AppState, caller: &Caller, method: &str, path: &str) -> ApiResult<()> {
+    let (op, vars) = classify(method, path).unwrap_or(("Unknown:unknown", Vec::new()));
+    if op == "Auth:logout" {
+        return Ok(());
+    }
+    let allowed = match (&caller.sam, caller.credential) {
+        (Some(sam), _) => {
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            sam.policy.decide(op, &vars) == napsh_core::sam::Decision::Allowed
+        }
+        (None, Some(i)) => !state
+            .credentials
+            .get(i)
+            .is_some_and(|c| c.deny.iter().any(|d| d == op || d == "*")),
+        (None, None) => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied(op))
+    }
 }
 
 fn check_token(state: &AppState, req: &Request) -> ApiResult<Caller> {
@@ -225,6 +331,7 @@ fn check_token(state: &AppState, req: &Request) -> ApiResult<Caller> {
     }
     Ok(Caller {
         credential: t.credential,
+        sam: t.sam.clone(),
         token,
     })
 }

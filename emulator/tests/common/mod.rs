@@ -303,3 +303,9 @@ pub async fn expect_closed(addr: &str) {
         .unwrap_or(0);
     assert_eq!(n, 0, "expected an immediate close");
 }
+
+/// Asserts a 403 whose message names `operation`.
+pub async fn assert_denied(resp: Response, operation: &str) {
+    let msg = error_body(resp, 403, "AUM").await;
+    assert!(msg.contains(&format!("`{operation}`")), "{msg}");
+}

@@ -1,6 +1,7 @@
 //! The command line: every command, flag and `--help` text (with examples); the commands that
 //! reach devices for other tools are in `reach`.
 
+pub mod access;
 pub mod reach;
 
 use clap::{Args, Parser, Subcommand};
@@ -184,6 +185,19 @@ Examples:
     /// Ansible dynamic inventory of the fleet (--list / --host NAME).
     #[command(after_help = crate::cli::reach::INVENTORY_AFTER)]
     Inventory(crate::cli::reach::InventoryArgs),
+    /// Delegated maintenance: let a contractor's SAM user reach only chosen devices.
+    #[command(
+        subcommand,
+        after_help = "\
+The owner grants a SAM user access to chosen devices; napsh writes the contractor a
+soracom-cli profile that reaches only those (README: Delegated maintenance).
+
+Examples:
+  napsh access grant acme-maint kiosk-12 kiosk-13
+  napsh access show acme-maint
+  napsh access revoke acme-maint"
+    )]
+    Access(access::AccessCommand),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:

@@ -5,7 +5,7 @@ use super::known_source;
 use crate::app::App;
 use crate::cli::GuideArgs;
 use crate::error;
-use crate::napter::mapping::{endpoint_of, list_all, live_for};
+use crate::napter::mapping::{endpoint_of, list_all_if_permitted, live_for};
 use crate::output;
 use crate::state::paths::now_ms;
 use anyhow::Result;
@@ -97,8 +97,12 @@ async fn live_endpoint(app: &App, d: &Device, port: u16) -> Result<Option<Endpoi
     let client = app.client()?;
     let (sim, maps) = tokio::try_join!(
         crate::napter::devices::fetch_sim(&client, &d.sim_id),
-        list_all(&client)
+        list_all_if_permitted(&client)
     )?;
+    let maps = match maps {
+        Some(m) => m,
+        None => crate::napter::mapping::list_for_sim(&client, &d.sim_id).await?,
+    };
     Ok(live_for(&maps, &sim, Some(port), client.server_now_ms())
         .first()
         .map(|m| endpoint_of(m, true)))

@@ -1,6 +1,7 @@
 //! The commands: each submodule implements one `napsh` command on top of the concern modules.
 //! A command returns the process exit code; whole-command failures are errors.
 
+mod access;
 mod audit;
 mod connect;
 mod devices;
@@ -67,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Proxy(a) => proxy::run(&app, a).await,
         Command::SshConfig(a) => ssh_config::run(&app, a, cli.profile.as_deref()).await,
         Command::Inventory(a) => inventory::run(&app, a, cli.profile.as_deref()).await,
+        Command::Access(c) => access::run(&app, c).await,
         Command::Completions { .. } | Command::Zellij(_) | Command::Man(_) | Command::Web(_) => {
             unreachable!("handled above")
         }
@@ -85,6 +87,8 @@ pub fn wants_json(command: &Command) -> bool {
         Command::History(a) => a.json,
         Command::Audit(a) => a.json,
         Command::KnownHosts(crate::cli::KnownHostsCommand::List { json }) => *json,
+        Command::Access(crate::cli::access::AccessCommand::List(a)) => a.json,
+        Command::Access(crate::cli::access::AccessCommand::Show(a)) => a.json,
         _ => false,
     }
 }

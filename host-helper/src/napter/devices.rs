@@ -70,16 +70,25 @@ pub async fn fetch(app: &App, client: &Client) -> Result<CachedList> {
     let spinner = crate::progress::Spinner::start("fetching the device list…");
     let (sims, maps) = tokio::try_join!(
         client.list::<Sim>("/sims"),
-        crate::napter::mapping::list_all(client)
+        crate::napter::mapping::list_all_if_permitted(client)
     )?;
     spinner.finish();
     let owned = app.registry().entries().unwrap_or_default();
     let key = client.profile().cache_key();
     let list = CachedList {
         fetched_at_ms: now_ms(),
-        entries: build_entries(&sims, &maps, &owned, &key, client.server_now_ms()),
+        entries: build_entries(
+            &sims,
+            maps.as_deref().unwrap_or_default(),
+            &owned,
+            &key,
+            client.server_now_ms(),
+        ),
     };
-    app.remember(sims, maps, listed_at_ms);
+    // Only a complete listing is evidence for the lease; without one it asks per SIM.
+    if let Some(maps) = maps {
+        app.remember(sims, maps, listed_at_ms);
+    }
     let path = cache_path(app, client);
     if let Err(e) = serde_json::to_vec(&list)
         .map_err(anyhow::Error::from)

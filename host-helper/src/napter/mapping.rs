@@ -56,6 +56,19 @@ pub async fn list_all(client: &Client) -> Result<Vec<PortMapping>> {
     client.list::<PortMapping>("/port_mappings").await
 }
 
+/// Every mapping of the operator, or `None` when the profile may not list them all (a SAM
+/// user of `napsh access`, which has only the per-SIM listing): callers then ask per SIM.
+pub async fn list_all_if_permitted(client: &Client) -> Result<Option<Vec<PortMapping>>> {
+    match list_all(client).await {
+        Ok(maps) => Ok(Some(maps)),
+        Err(e) if error::kind_of(&e) == ErrorKind::PermissionDenied => {
+            tracing::info!("no permission to list every mapping: per-SIM lists only");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The mappings created for SIM `sim_id` (`GET /port_mappings/sims/{id}`; its 404 means
 /// "none").
 pub async fn list_for_sim(client: &Client, sim_id: &str) -> Result<Vec<PortMapping>> {

@@ -546,6 +546,21 @@ fn error_body(body: &[u8]) -> (Option<String>, String) {
     }
 }
 
+/// What to do about a 403: for one device's SIM (a `napsh access` user reaches only the
+/// devices granted to it), ask the fleet owner for that device; otherwise, for the permission.
+fn permission_hint(path: &str) -> String {
+    let per_sim = path.starts_with("/sims/") || path.starts_with("/port_mappings/sims/");
+    if per_sim {
+        "this profile has no permission for this device: ask the fleet owner to grant it to your SAM user \
+         (`napsh access grant USER DEVICE`), or use another profile"
+            .into()
+    } else {
+        "ask the fleet owner to grant the missing permission to your SAM user (its permission \
+         policy), or use another profile"
+            .into()
+    }
+}
+
 /// The final error for an attempt that will not be retried.
 fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) -> anyhow::Error {
     let what = format!("{method} /v1{path}");
@@ -566,7 +581,7 @@ fn failure(method: &Method, path: &str, outcome: Attempt, policy: &RetryPolicy) 
             ErrorKind::PermissionDenied,
             format!("Soracom denied {what}: {message}"),
         )
-        .hint("grant the missing permission to the SAM user (its permission policy), or use another profile"),
+        .hint(permission_hint(path)),
         404 => NapshError::new(ErrorKind::NotFound, format!("{what}: not found: {message}"))
             .hint("the SIM or mapping is gone or belongs to another account: `napsh devices --refresh` shows what this profile sees"),
         429 => {
